@@ -1,0 +1,12 @@
+export * from './shared/decider.js';
+export * from './shared/digest.js';
+export * from './shared/envelope.js';
+export * from './shared/errors.js';
+export * from './shared/upcasting.js';
+export * from './repository/index.js';
+
+import { repositoryUpcasters } from './repository/upcasters.js';
+import { UpcasterChain } from './shared/upcasting.js';
+
+/** Every upcaster the domain knows, for the event store readers. */
+export const domainUpcasters = () => new UpcasterChain([...repositoryUpcasters]);

@@ -1,0 +1,87 @@
+import type { EventEnvelope, ProposedEvent } from '@strata/domain';
+
+/**
+ * What the writer expects of the stream before its append:
+ * - `'no-stream'`: the stream has no events (its first append; how names are reserved);
+ * - `'any'`: no check;
+ * - a number n >= 0: the stream's last version is exactly n (0 is the same as 'no-stream').
+ */
+export type ExpectedVersion = 'no-stream' | 'any' | number;
+
+export interface AppendOptions {
+  /** Idempotency key: a second append with the same commandId appends nothing and returns the first result. */
+  commandId: string;
+}
+
+export interface AppendResult {
+  streamId: string;
+  /** The stream's version after the append (the version of its last event). */
+  version: number;
+  /** Position of the last appended event (the global order); what read-your-writes waits for. */
+  position: number;
+  events: EventEnvelope[];
+  /** True when the commandId had been seen: nothing was appended, the first result is returned. */
+  duplicate: boolean;
+}
+
+export interface ReadAllOptions {
+  /** Read events with position > `after` (0: from the beginning). */
+  after?: number;
+  /** At most this many events per call (default 1000). */
+  limit?: number;
+  /** Stop at this position (inclusive). */
+  until?: number;
+}
+
+export interface ReadStreamOptions {
+  /** Read events with version > `afterVersion`. */
+  afterVersion?: number;
+  /** Only events at or below this global position (time travel). */
+  untilPosition?: number;
+}
+
+export interface Subscription extends AsyncIterable<EventEnvelope> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  /** Atomic for the 1..n events of one stream; ConcurrencyError if `expected` does not hold. */
+  append(streamId: string, expected: ExpectedVersion, events: ProposedEvent[], options: AppendOptions): Promise<AppendResult>;
+  /** The stream's events in version order, upcast to their current schema. Empty if there is no such stream. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;
+  /** One page of the global log in position order, upcast. */
+  readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
+  /** Every event after `after`, catching up from the log and then live, in position order, until closed. */
+  subscribe(after: number): Subscription;
+  /** Position of the last event in the log (0 when empty). */
+  head(): Promise<number>;
+  /** Last position whose event occurred at or before `time` (0 if none): for `?at=<time>`. */
+  positionAt(time: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class ConcurrencyError extends Error {
+  readonly code = 'CONCURRENCY_CONFLICT';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(`stream ${streamId}: expected version ${String(expected)}, but it is at ${actual}`);
+    this.name = 'ConcurrencyError';
+  }
+}
+
+/** Thrown by a subscription whose start position the store no longer retains. */
+export class PositionNotRetainedError extends Error {
+  readonly code = 'RESYNC_REQUIRED';
+  constructor(
+    readonly requested: number,
+    readonly firstRetained: number,
+  ) {
+    super(`position ${requested} is no longer retained (oldest is ${firstRetained}); resync from ${firstRetained - 1}`);
+    this.name = 'PositionNotRetainedError';
+  }
+}
+
+export const EVENT_STORE = Symbol('EventStore');

@@ -53,10 +53,13 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<EventEnvelope[]>;
   /** Every event after `after`, catching up from the log and then live, in position order, until closed. */
   subscribe(after: number): Subscription;
+  /** The events a command appended, if that commandId was seen: lets a retried command answer before it decides. */
+  readCommand(commandId: string): Promise<EventEnvelope[]>;
   /** Position of the last event in the log (0 when empty). */
   head(): Promise<number>;
   /** Last position whose event occurred at or before `time` (0 if none): for `?at=<time>`. */
   positionAt(time: string): Promise<number>;
+  /** Writes the appends already accepted, ends every subscription, then releases the storage. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -69,6 +72,15 @@ export class ConcurrencyError extends Error {
   ) {
     super(`stream ${streamId}: expected version ${String(expected)}, but it is at ${actual}`);
     this.name = 'ConcurrencyError';
+  }
+}
+
+/** An append the store refuses before trying it (no events, no commandId, a malformed envelope): a client error. */
+export class InvalidAppendError extends Error {
+  readonly code = 'INVALID_APPEND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidAppendError';
   }
 }
 

@@ -1,0 +1,69 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { domainUpcasters } from '@strata/domain';
+import { EVENT_STORE, SqliteEventStore, type EventStore } from '@strata/eventstore';
+import { ProjectionEngine } from '@strata/projections';
+import { join } from 'node:path';
+import { AuthGuard } from './auth/auth.guard.js';
+import { TokenStore } from './auth/token-store.js';
+import { CommandGateway } from './commands/command-gateway.js';
+import { ExecuteCommandHandler } from './commands/execute-command.handler.js';
+import { HandlerErrors } from './commands/handler-errors.js';
+import { ConfigError, NODE_CONFIG, type NodeConfig } from './config/node-config.js';
+import { AdminController } from './http/admin.controller.js';
+import { CommandsController } from './http/commands.controller.js';
+import { EventsController } from './http/events.controller.js';
+import { ProblemFilter } from './http/problem.filter.js';
+import { RepositoriesController } from './http/repositories.controller.js';
+import { SystemController } from './http/system.controller.js';
+import { Metrics } from './metrics/metrics.js';
+import { ReadModels } from './projections/read-models.service.js';
+
+/** The only place where adapters are wired to ports. */
+@Module({})
+export class AppModule {
+  static forRoot(config: NodeConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: [SystemController, RepositoriesController, CommandsController, EventsController, AdminController],
+      providers: [
+        { provide: NODE_CONFIG, useValue: config },
+        {
+          provide: EVENT_STORE,
+          useFactory: (): EventStore => {
+            if (config.natsUrl) {
+              throw new ConfigError(
+                `STRATA_NATS_URL/--nats is set (${config.natsUrl}) but this build has only the embedded SQLite log; ` +
+                  'unset it to run on SQLite (the JetStream backend is tracked in issue 5)',
+              );
+            }
+            return new SqliteEventStore({
+              path: join(config.dataDir, 'strata.db'),
+              synchronous: config.synchronous,
+              upcasters: domainUpcasters(),
+            });
+          },
+        },
+        {
+          provide: ProjectionEngine,
+          inject: [EVENT_STORE],
+          useFactory: async (store: EventStore) => {
+            const engine = await ProjectionEngine.open({ path: join(config.dataDir, 'read.db'), store });
+            engine.start();
+            return engine;
+          },
+        },
+        { provide: TokenStore, useFactory: () => new TokenStore(config.dataDir, config.adminToken) },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        Metrics,
+        ReadModels,
+        CommandGateway,
+        ExecuteCommandHandler,
+        HandlerErrors,
+      ],
+    };
+  }
+}

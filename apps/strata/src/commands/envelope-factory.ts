@@ -1,0 +1,25 @@
+import { createHash } from 'node:crypto';
+import type { CommandMeta, DomainEvent, ProposedEvent } from '@strata/domain';
+
+/**
+ * Event ids derive from the command id and the event's index, so a command retried after a
+ * concurrency conflict proposes the same ids, and nothing random enters what the log stores.
+ */
+export function eventIdFor(commandId: string, index: number): string {
+  const h = createHash('sha256').update(`${commandId}/${index}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function proposeEvents(events: DomainEvent[], meta: CommandMeta): ProposedEvent[] {
+  return events.map((e, i) => ({
+    eventId: eventIdFor(meta.commandId, i),
+    type: e.type,
+    schemaVersion: e.schemaVersion,
+    occurredAt: meta.occurredAt,
+    actor: meta.actor,
+    correlationId: meta.correlationId,
+    causationId: meta.causationId,
+    nodeId: meta.nodeId,
+    data: e.data,
+  }));
+}

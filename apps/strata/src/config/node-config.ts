@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** Everything a node is configured with. The same names as flags (`--data-dir`) and env (`STRATA_DATA_DIR`). */
+export interface NodeConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** Fixes the admin token instead of generating one into <dataDir>/admin.token. */
+  adminToken: string | null;
+  natsUrl: string | null;
+  nodeId: string;
+  synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  logFormat: 'json' | 'text';
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+  /** Upper bound for ?minPosition= waits, ms. */
+  maxWaitMs: number;
+}
+
+export const NODE_CONFIG = Symbol('NodeConfig');
+
+export class ConfigError extends Error {}
+
+/** Reads flags (after `serve`) and environment; flags win. Creates the data directory and the node id. */
+export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'data-dir': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'admin-token': { type: 'string' },
+      nats: { type: 'string' },
+      'node-id': { type: 'string' },
+      synchronous: { type: 'string' },
+      'log-format': { type: 'string' },
+    },
+  });
+  const dataDir = resolve(values['data-dir'] ?? env.STRATA_DATA_DIR ?? './.strata');
+  const port = Number(values.port ?? env.STRATA_PORT ?? 7070);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port ${JSON.stringify(values.port ?? env.STRATA_PORT)}: use 0-65535`);
+  const synchronous = (values.synchronous ?? env.STRATA_SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL' && synchronous !== 'OFF') {
+    throw new ConfigError(`invalid synchronous setting ${synchronous}: use FULL, NORMAL or OFF`);
+  }
+  const logFormat = values['log-format'] ?? env.STRATA_LOG_FORMAT ?? (process.stdout.isTTY ? 'text' : 'json');
+  if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`invalid log format ${logFormat}: use json or text`);
+  const adminToken = values['admin-token'] ?? env.STRATA_ADMIN_TOKEN ?? null;
+  if (adminToken !== null && adminToken.length < 16) throw new ConfigError('STRATA_ADMIN_TOKEN must be at least 16 characters');
+  mkdirSync(dataDir, { recursive: true });
+  return {
+    dataDir,
+    host: values.host ?? env.STRATA_HOST ?? '127.0.0.1',
+    port,
+    adminToken,
+    natsUrl: values.nats ?? env.STRATA_NATS_URL ?? null,
+    nodeId: values['node-id'] ?? env.STRATA_NODE_ID ?? persistentNodeId(dataDir),
+    synchronous,
+    logFormat,
+    bodyLimit: Number(env.STRATA_BODY_LIMIT ?? 1024 * 1024),
+    maxWaitMs: Number(env.STRATA_MAX_WAIT_MS ?? 10_000),
+  };
+}
+
+/** A node keeps its id across restarts: events it appended stay attributable to it. */
+function persistentNodeId(dataDir: string): string {
+  const file = join(dataDir, 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = `node-${randomUUID().slice(0, 8)}`;
+  writeFileSync(file, `${id}\n`);
+  return id;
+}

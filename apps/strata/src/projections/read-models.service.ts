@@ -1,0 +1,69 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ProjectionEngine, type ReadModel } from '@strata/projections';
+import { ApiError } from '../http/api-error.js';
+import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
+
+export interface ReadOptions {
+  /** `?minPosition=`: wait (bounded) until the read models have seen this position. */
+  minPosition?: string;
+  /** `?at=`: a position (digits) or an ISO time: answer from the read models as they were then. */
+  at?: string;
+}
+
+const DIGITS = /^\d+$/;
+
+function parsePosition(value: string, name: string): number {
+  if (!DIGITS.test(value)) throw new ApiError(400, 'INVALID_POSITION', `${name} must be a non-negative integer position`);
+  return Number(value);
+}
+
+/** Parses `?at=`/`?since=`-style values: digits are a position, anything else must be an ISO time. */
+export function parsePositionOrTime(value: string, name: string): { position: number } | { time: string } {
+  if (DIGITS.test(value)) return { position: Number(value) };
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) {
+    throw new ApiError(400, 'INVALID_TIME', `${name} must be a position or an ISO 8601 time, e.g. 2026-11-28T10:32:00Z`);
+  }
+  return { time: time.toISOString() };
+}
+
+/** The node's read side: the projection engine, read-your-writes waits and time travel. */
+@Injectable()
+export class ReadModels implements OnApplicationShutdown {
+  private readonly logger = new Logger('projections');
+
+  constructor(
+    readonly engine: ProjectionEngine,
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+  ) {}
+
+  /** Runs `query` against the right read model and says which position the answer reflects. */
+  async read<T>(options: ReadOptions, query: (model: ReadModel) => T | Promise<T>): Promise<{ value: T; position: number }> {
+    if (options.at !== undefined) {
+      const at = parsePositionOrTime(options.at, 'at');
+      const model = await this.engine.at(at);
+      try {
+        return { value: await query(model), position: model.position };
+      } finally {
+        model.dispose();
+      }
+    }
+    if (options.minPosition !== undefined) {
+      const wanted = parsePosition(options.minPosition, 'minPosition');
+      if (!(await this.engine.waitFor(wanted, this.config.maxWaitMs))) {
+        throw new ApiError(
+          504,
+          'READ_MODEL_BEHIND',
+          `read models reached position ${this.engine.position()} but not ${wanted} within ${this.config.maxWaitMs} ms; retry`,
+        );
+      }
+    }
+    const model = this.engine.readModel();
+    return { value: await query(model), position: this.engine.position() };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.engine.stop();
+    this.logger.log({ msg: 'projections stopped', position: this.engine.position() });
+  }
+}

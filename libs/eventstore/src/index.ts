@@ -1,3 +1,5 @@
 export * from './port.js';
 export * from './sqlite/sqlite-event-store.js';
+export * from './open-event-store.js';
+export { checkAppend, isExpectedVersion } from './append-input.js';
 export { LiveSignal, pollingSubscription } from './subscription.js';

@@ -11,7 +11,7 @@ import { proposeEvents } from './envelope-factory.js';
 import { EventAppended, ExecuteCommand } from './execute-command.js';
 
 /** How often a command is decided again after losing a race for its stream, before answering 409. */
-export const MAX_ATTEMPTS = 5;
+export const MAX_ATTEMPTS = 8;
 
 /**
  * Load → decide → append, for every aggregate. A lost race (ConcurrencyError) is retried against the

@@ -1,3 +1,5 @@
+import type { EventEnvelope, ProposedEvent } from '@strata/domain';
+
 /**
  * strata.db: one table, the log. `position` is the rowid (the global order); (stream_id, version) is
  * unique, which is the last line of defence for optimistic concurrency; command_id is indexed for
@@ -37,4 +39,41 @@ export interface EventRow {
   causation_id: string | null;
   node_id: string;
   data: string;
+}
+
+/** The row of one event about to be inserted (everything but the position, which SQLite assigns). */
+export function rowOf(streamId: string, version: number, commandId: string, e: ProposedEvent): Omit<EventRow, 'position'> {
+  return {
+    event_id: e.eventId,
+    stream_id: streamId,
+    version,
+    type: e.type,
+    schema_version: e.schemaVersion,
+    occurred_at: e.occurredAt,
+    actor: e.actor,
+    command_id: commandId,
+    correlation_id: e.correlationId,
+    causation_id: e.causationId,
+    node_id: e.nodeId,
+    data: JSON.stringify(e.data),
+  };
+}
+
+/** The envelope as stored (before upcasting). */
+export function envelopeOf(row: EventRow): EventEnvelope {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    streamId: row.stream_id,
+    version: row.version,
+    position: row.position,
+    occurredAt: row.occurred_at,
+    actor: row.actor,
+    commandId: row.command_id,
+    correlationId: row.correlation_id,
+    causationId: row.causation_id,
+    nodeId: row.node_id,
+    data: JSON.parse(row.data) as unknown,
+  };
 }

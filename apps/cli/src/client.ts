@@ -1,0 +1,293 @@
+/**
+ * The CLI's only way to the node: HTTP, with the API types from @strata/api. Turns problem+json answers
+ * into ProblemError, transport failures into UnreachableError, and decodes the two streaming answers
+ * (replay's NDJSON, the live events' SSE).
+ */
+import { randomUUID } from 'node:crypto';
+import type {
+  CommandReply,
+  EventView,
+  Problem,
+  ReplayProgress,
+  ReplayResult,
+  ResyncNotice,
+} from '@strata/api';
+import { ProblemError, ProtocolError, ResyncError, UnreachableError } from './errors.js';
+import { parseSse, readLines, readNdjson } from './streams.js';
+
+export type QueryValue = string | number | boolean | readonly string[] | null | undefined;
+export type Query = Record<string, QueryValue>;
+
+export interface ClientOptions {
+  /** The node's base URL, e.g. http://127.0.0.1:7070. */
+  url: string;
+  token: string | null;
+  /** Whole-request limit for ordinary requests; streams are limited only until their headers arrive. */
+  timeoutMs?: number;
+  /** Pause before the one retry of a request that failed in transit. */
+  retryDelayMs?: number;
+  userAgent?: string;
+}
+
+export interface FollowOptions {
+  /** Filters and other query parameters for GET /events/stream. */
+  query?: Query;
+  /** Start after this position; null: only events from now on. */
+  after: number | null;
+  signal?: AbortSignal;
+  /** Reconnections in a row without receiving an event before giving up. */
+  maxRetries?: number;
+  /** Told about each reconnection, so the user sees why the output paused. */
+  onReconnect?: (attempt: number, lastPosition: number | null, cause: unknown) => void;
+}
+
+interface SendOptions {
+  query?: Query;
+  body?: unknown;
+  accept: string;
+  headers?: Record<string, string>;
+  /** Non-GET requests carry an Idempotency-Key (the command id), the same on the retry. */
+  idempotencyKey?: string;
+  /** Return as soon as the headers are in; the caller reads the body. */
+  stream?: boolean;
+  signal?: AbortSignal;
+}
+
+const JSON_ACCEPT = 'application/json, application/problem+json';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class StrataClient {
+  readonly url: string;
+  private readonly token: string | null;
+  private readonly timeoutMs: number;
+  private readonly retryDelayMs: number;
+  private readonly userAgent: string;
+
+  constructor(options: ClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.retryDelayMs = options.retryDelayMs ?? 250;
+    this.userAgent = options.userAgent ?? 'strata-cli';
+  }
+
+  /** A query (GET): the parsed JSON answer. */
+  async get<T>(path: string, query?: Query): Promise<T> {
+    const { res, text } = await this.send('GET', path, { query, accept: JSON_ACCEPT });
+    return parseJson(res, text) as T;
+  }
+
+  /** A command (POST/PUT/DELETE), sent with an Idempotency-Key so a retry is not executed twice. */
+  async command<R = unknown>(
+    method: 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    query?: Query,
+  ): Promise<CommandReply<R>> {
+    const { res, text } = await this.send(method, path, { query, body, accept: JSON_ACCEPT, idempotencyKey: randomUUID() });
+    return parseJson(res, text) as CommandReply<R>;
+  }
+
+  /**
+   * POST /admin/replay: reports each ReplayProgress line, returns the ReplayResult line. A stream that
+   * ends without a result (the node died or failed mid-replay) is an error, never a silent success.
+   */
+  async replay(onProgress: (progress: ReplayProgress) => void): Promise<ReplayResult> {
+    const { res } = await this.send('POST', '/admin/replay', {
+      accept: 'application/x-ndjson, application/problem+json',
+      idempotencyKey: randomUUID(),
+      stream: true,
+    });
+    for await (const line of readNdjson(readLines(bodyOf(res)))) {
+      const value = line as Partial<ReplayProgress | ReplayResult> & Partial<Problem>;
+      if (value.kind === 'progress') onProgress(value as ReplayProgress);
+      else if (value.kind === 'result') return value as ReplayResult;
+      // A failure after the 200 was sent can only arrive in-band: a problem object as a line.
+      else if (typeof value.code === 'string' && typeof value.status === 'number') throw new ProblemError(value as Problem);
+    }
+    throw new ProtocolError('the replay stream ended without a result: the replay may not have finished');
+  }
+
+  /**
+   * GET /events/stream as an endless sequence of events. A dropped connection is resumed with
+   * Last-Event-ID (and ?after=) from the last event received, up to `maxRetries` times in a row with a
+   * growing pause; a `resync` event throws ResyncError. Ends quietly when `signal` aborts.
+   */
+  async *follow(options: FollowOptions): AsyncGenerator<EventView> {
+    const maxRetries = options.maxRetries ?? 5;
+    let last = options.after;
+    let failures = 0;
+    let connected = false;
+    for (;;) {
+      try {
+        const headers: Record<string, string> = {};
+        if (last !== null && connected) headers['Last-Event-ID'] = String(last);
+        const { res } = await this.send('GET', '/events/stream', {
+          query: { ...options.query, after: last ?? undefined },
+          accept: 'text/event-stream, application/problem+json',
+          headers,
+          stream: true,
+          signal: options.signal,
+        });
+        connected = true;
+        for await (const message of parseSse(readLines(bodyOf(res)))) {
+          if (message.event === 'resync') throw new ResyncError(parseResync(message.data));
+          if (message.event !== 'message') continue; // heartbeats and future event kinds
+          const event = JSON.parse(message.data) as EventView;
+          // After a reconnection the node may repeat the event it was sending when the line dropped.
+          if (last !== null && event.position <= last) continue;
+          last = event.position;
+          failures = 0;
+          yield event;
+        }
+        // The node closed the stream without a resync: a restart or a proxy timeout. Resume.
+        throw new ProtocolError('the event stream was closed by the node');
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        // Before the first connection there is nothing to resume: say why at once.
+        if (!connected || !isTransient(error)) throw error;
+        failures += 1;
+        if (failures > maxRetries) {
+          throw new ProtocolError(`lost the event stream after ${maxRetries} reconnection attempts`, { cause: error });
+        }
+        options.onReconnect?.(failures, last, error);
+        await sleep(Math.min(this.retryDelayMs * 2 ** (failures - 1), 5000));
+      }
+    }
+  }
+
+  private href(path: string, query?: Query): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (Array.isArray(value)) for (const v of value as readonly string[]) params.append(key, v);
+      else params.append(key, String(value));
+    }
+    const qs = params.toString();
+    return `${this.url}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  /**
+   * One request, retried once if it failed in transit (no HTTP answer at all). An ordinary request is
+   * read completely here (`text`), under the timeout and the retry, so a connection dropped mid-body
+   * counts as failed in transit; a stream is returned once its headers are in (`text` null). A non-2xx
+   * answer becomes a ProblemError.
+   */
+  private async send(method: string, path: string, options: SendOptions): Promise<{ res: Response; text: string | null }> {
+    const url = this.href(path, options.query);
+    const headers: Record<string, string> = { Accept: options.accept, 'User-Agent': this.userAgent, ...options.headers };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['Content-Type'] = 'application/json';
+    }
+    for (let attempt = 1; ; attempt++) {
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+      try {
+        const res = await fetch(url, { method, headers, body, signal });
+        if (!res.ok) throw new ProblemError(toProblem(res, await res.text()));
+        return { res, text: options.stream ? null : await res.text() };
+      } catch (error) {
+        if (error instanceof ProblemError || options.signal?.aborted) throw error;
+        if (timeout.signal.aborted) throw new UnreachableError(this.url, `no answer within ${this.timeoutMs / 1000} s`, { cause: error });
+        if (attempt >= 2) throw new UnreachableError(this.url, networkReason(error), { cause: error });
+        await sleep(this.retryDelayMs);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+}
+
+/** A 2xx body as JSON; 204 (or an empty body) as undefined. */
+function parseJson(res: Response, text: string | null): unknown {
+  if (text === null || text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ProtocolError(`the node answered ${res.status} with a body that is not JSON: ${text.slice(0, 120)}`);
+  }
+}
+
+function bodyOf(res: Response): ReadableStream<Uint8Array> {
+  if (!res.body) throw new ProtocolError(`the node answered ${res.status} without a body`);
+  return res.body as ReadableStream<Uint8Array>;
+}
+
+/**
+ * The node's problem+json as it is; anything else (a proxy's HTML page, a bare text) as a Problem
+ * with code HTTP_<status>, so every failure prints the same way.
+ */
+export function toProblem(res: { status: number; statusText: string; headers: Headers }, text: string): Problem {
+  const type = res.headers.get('content-type') ?? '';
+  if (/json/i.test(type)) {
+    try {
+      const body = JSON.parse(text) as Partial<Problem>;
+      if (body && typeof body === 'object' && (typeof body.code === 'string' || typeof body.detail === 'string')) {
+        return {
+          ...body,
+          type: body.type ?? 'about:blank',
+          title: body.title ?? res.statusText,
+          status: typeof body.status === 'number' ? body.status : res.status,
+          code: body.code ?? `HTTP_${res.status}`,
+          detail: body.detail ?? body.title ?? res.statusText,
+        };
+      }
+    } catch {
+      // fall through: described below from the raw text
+    }
+  }
+  const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return {
+    type: 'about:blank',
+    title: res.statusText || `HTTP ${res.status}`,
+    status: res.status,
+    code: `HTTP_${res.status}`,
+    detail: snippet || res.statusText || `the node answered HTTP ${res.status}`,
+  };
+}
+
+function parseResync(data: string): ResyncNotice {
+  try {
+    return JSON.parse(data) as ResyncNotice;
+  } catch {
+    return { code: 'RESYNC_REQUIRED', message: data, oldestRetained: Number.NaN };
+  }
+}
+
+/** Worth a reconnection: no answer, a cut stream, or a node/proxy that is (re)starting. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof ResyncError || error instanceof SyntaxError) return false; // a malformed event will not heal
+  if (error instanceof ProblemError) return error.status >= 500;
+  return true;
+}
+
+/** The system reason inside undici's "fetch failed" (it hides the errno in `cause`, sometimes nested). */
+export function networkReason(error: unknown): string {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const { code, errors, cause } = current as { code?: unknown; errors?: unknown[]; cause?: unknown };
+    if (typeof code === 'string' && !code.startsWith('ERR_INVALID')) return describeCode(code);
+    if (Array.isArray(errors) && errors.length > 0) current = errors[0];
+    else current = cause;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+const describeCode = (code: string): string =>
+  ({
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'unknown host',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    UND_ERR_SOCKET: 'connection closed',
+  })[code] ?? code;

@@ -1,0 +1,60 @@
+import type { ProposedEvent } from '@strata/domain';
+import { InvalidAppendError, type AppendOptions, type ExpectedVersion } from './port.js';
+
+/**
+ * Checks an append before any adapter touches its storage, the same way for every adapter, and
+ * returns the events as they will be stored. `occurredAt` is stored as a canonical UTC instant
+ * (`toISOString()`): time queries compare it as text, so every row must use the same format.
+ */
+export function checkAppend(
+  streamId: unknown,
+  expected: unknown,
+  events: unknown,
+  options: Partial<AppendOptions> | undefined,
+): ProposedEvent[] {
+  if (typeof streamId !== 'string' || streamId.length === 0) throw new InvalidAppendError('append needs a streamId');
+  if (!isExpectedVersion(expected)) {
+    throw new InvalidAppendError(`expected version must be 'no-stream', 'any' or an integer >= 0, not ${String(expected)}`);
+  }
+  if (!Array.isArray(events) || events.length === 0) throw new InvalidAppendError('append needs at least one event');
+  if (typeof options?.commandId !== 'string' || options.commandId.length === 0) {
+    throw new InvalidAppendError('append needs a commandId');
+  }
+  return events.map((event, i) => checkEvent(event as Partial<ProposedEvent> | null, i));
+}
+
+export function isExpectedVersion(value: unknown): value is ExpectedVersion {
+  return value === 'no-stream' || value === 'any' || (Number.isSafeInteger(value) && (value as number) >= 0);
+}
+
+function checkEvent(e: Partial<ProposedEvent> | null, i: number): ProposedEvent {
+  const bad = (what: string) => new InvalidAppendError(`event ${i}: ${what}`);
+  if (typeof e !== 'object' || e === null) throw bad('is not an object');
+  for (const field of ['eventId', 'type', 'actor', 'correlationId', 'nodeId'] as const) {
+    if (typeof e[field] !== 'string' || e[field].length === 0) throw bad(`${field} must be a non-empty string`);
+  }
+  if (!Number.isSafeInteger(e.schemaVersion) || (e.schemaVersion as number) < 1) throw bad('schemaVersion must be an integer >= 1');
+  if (e.causationId !== null && (typeof e.causationId !== 'string' || e.causationId.length === 0)) {
+    throw bad('causationId must be null or a non-empty string');
+  }
+  const time = typeof e.occurredAt === 'string' ? new Date(e.occurredAt) : new Date(NaN);
+  if (Number.isNaN(time.getTime())) throw bad(`occurredAt is not a time: ${String(e.occurredAt)}`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(e.data);
+  } catch (error) {
+    throw bad(`data is not JSON-serialisable (${(error as Error).message})`);
+  }
+  if (json === undefined) throw bad('data is missing');
+  return {
+    eventId: e.eventId as string,
+    type: e.type as string,
+    schemaVersion: e.schemaVersion as number,
+    occurredAt: time.toISOString(),
+    actor: e.actor as string,
+    correlationId: e.correlationId as string,
+    causationId: e.causationId,
+    nodeId: e.nodeId as string,
+    data: e.data,
+  };
+}

@@ -1,0 +1,149 @@
+import type Database from 'better-sqlite3';
+import type { EventEnvelope } from '@strata/domain';
+import { DataSource } from 'typeorm';
+import { readModelChecksum } from './checksum.js';
+import type { Projector } from './projectors/projector.js';
+import { READ_MODEL_ENTITIES } from './schema/index.js';
+import { SqlReadModelWriter } from './sql-writer.js';
+
+/**
+ * - `live`: read.db itself. WAL, synchronous=NORMAL: a power cut may lose the last batches, never
+ *   split rows from their checkpoint, and lost batches are simply applied again.
+ * - `scratch`: a rebuild in progress or a time-travel database. No WAL, no fsync: if it dies it is
+ *   thrown away (a rebuild is fsynced once before it is swapped in).
+ */
+export type ReadDatabaseMode = 'live' | 'scratch';
+
+export interface ReadDatabaseOptions {
+  /** A file path, or ':memory:'. */
+  path: string;
+  projectors: readonly Projector[];
+  mode: ReadDatabaseMode;
+}
+
+export interface ProjectorPosition {
+  name: string;
+  position: number;
+}
+
+/**
+ * One read-model database: the TypeORM DataSource that owns its schema, the raw better-sqlite3 handle
+ * for the hot path, and the projectors' checkpoints. Applies batches of events atomically.
+ */
+export class ReadDatabase {
+  /** Committed checkpoint of each projector; only changed after a commit. */
+  private readonly positions = new Map<string, number>();
+  private readonly applyInTransaction: (events: EventEnvelope[]) => void;
+
+  static async open(options: ReadDatabaseOptions): Promise<ReadDatabase> {
+    const dataSource = new DataSource({
+      type: 'better-sqlite3',
+      database: options.path,
+      entities: READ_MODEL_ENTITIES,
+      synchronize: true,
+      logging: false,
+      prepareDatabase: (db: Database.Database) => {
+        if (options.mode === 'live') {
+          db.pragma('journal_mode = WAL');
+          db.pragma('synchronous = NORMAL');
+        } else {
+          db.pragma('journal_mode = MEMORY');
+          db.pragma('synchronous = OFF');
+        }
+      },
+    });
+    await dataSource.initialize();
+    try {
+      return new ReadDatabase(dataSource, options.projectors);
+    } catch (error) {
+      await dataSource.destroy();
+      throw error;
+    }
+  }
+
+  readonly raw: Database.Database;
+
+  private constructor(
+    readonly dataSource: DataSource,
+    private readonly projectors: readonly Projector[],
+  ) {
+    // The raw handle under TypeORM: prepared statements, synchronous, no per-row ORM overhead.
+    this.raw = (dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
+    const writer = new SqlReadModelWriter(this.raw);
+    const saveCheckpoint = this.raw.prepare(
+      `INSERT INTO projection_checkpoints (name, position, version) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`,
+    );
+    this.loadCheckpoints(saveCheckpoint);
+
+    this.applyInTransaction = this.raw.transaction((events: EventEnvelope[]) => {
+      let previous = 0;
+      for (const event of events) {
+        // A gap backwards would apply an event twice: refuse the whole batch instead.
+        if (event.position <= previous) throw new Error(`events out of order at position ${event.position}`);
+        previous = event.position;
+        for (const projector of this.projectors) {
+          // Projectors may stand at different positions (one was just reset): each sees each event once.
+          if (event.position > this.positions.get(projector.name)!) projector.apply(event, writer);
+        }
+      }
+      for (const projector of this.projectors) {
+        if (previous > this.positions.get(projector.name)!) saveCheckpoint.run(projector.name, previous, projector.version);
+      }
+    });
+  }
+
+  /** Reads the checkpoints; a projector that is new or whose version changed starts over from 0. */
+  private loadCheckpoints(saveCheckpoint: Database.Statement): void {
+    const stored = new Map(
+      (this.raw.prepare('SELECT name, position, version FROM projection_checkpoints').all() as Array<{
+        name: string;
+        position: number;
+        version: number;
+      }>).map((row) => [row.name, row]),
+    );
+    this.raw.transaction(() => {
+      for (const projector of this.projectors) {
+        const row = stored.get(projector.name);
+        if (row && row.version === projector.version) {
+          this.positions.set(projector.name, row.position);
+          continue;
+        }
+        for (const table of projector.tables) this.raw.prepare(`DELETE FROM "${table}"`).run();
+        saveCheckpoint.run(projector.name, 0, projector.version);
+        this.positions.set(projector.name, 0);
+      }
+    })();
+  }
+
+  /**
+   * Applies events (ascending positions) to every projector that has not seen them, and advances the
+   * checkpoints to the last one — in one transaction: all of it or nothing. Events no projector knows
+   * still advance the checkpoints.
+   */
+  applyBatch(events: EventEnvelope[]): void {
+    if (events.length === 0) return;
+    this.applyInTransaction(events);
+    const last = events[events.length - 1].position;
+    for (const [name, position] of this.positions) if (last > position) this.positions.set(name, last);
+  }
+
+  /** The position every projector has reached. */
+  position(): number {
+    let min = Number.MAX_SAFE_INTEGER;
+    for (const position of this.positions.values()) min = Math.min(min, position);
+    return this.positions.size === 0 ? 0 : min;
+  }
+
+  projectorPositions(): ProjectorPosition[] {
+    return this.projectors.map((p) => ({ name: p.name, position: this.positions.get(p.name)! }));
+  }
+
+  checksum(): string {
+    return readModelChecksum(this.dataSource, this.raw);
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

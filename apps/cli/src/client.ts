@@ -27,6 +27,8 @@ export interface ClientOptions {
   /** Pause before the one retry of a request that failed in transit. */
   retryDelayMs?: number;
   userAgent?: string;
+  /** Abandons every request (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface FollowOptions {
@@ -62,6 +64,7 @@ export class StrataClient {
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly userAgent: string;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(options: ClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
@@ -69,6 +72,7 @@ export class StrataClient {
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.retryDelayMs = options.retryDelayMs ?? 250;
     this.userAgent = options.userAgent ?? 'strata-cli';
+    this.signal = options.signal;
   }
 
   /** A query (GET): the parsed JSON answer. */
@@ -143,7 +147,7 @@ export class StrataClient {
         // The node closed the stream without a resync: a restart or a proxy timeout. Resume.
         throw new ProtocolError('the event stream was closed by the node');
       } catch (error) {
-        if (options.signal?.aborted) return;
+        if (options.signal?.aborted || this.signal?.aborted) return;
         // Before the first connection there is nothing to resume: say why at once.
         if (!connected || !isTransient(error)) throw error;
         failures += 1;
@@ -186,13 +190,14 @@ export class StrataClient {
     for (let attempt = 1; ; attempt++) {
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
-      const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+      const callers = [options.signal, this.signal].filter((s): s is AbortSignal => s !== undefined);
+      const signal = AbortSignal.any([...callers, timeout.signal]);
       try {
         const res = await fetch(url, { method, headers, body, signal });
         if (!res.ok) throw new ProblemError(toProblem(res, await res.text()));
         return { res, text: options.stream ? null : await res.text() };
       } catch (error) {
-        if (error instanceof ProblemError || options.signal?.aborted) throw error;
+        if (error instanceof ProblemError || callers.some((s) => s.aborted)) throw error;
         if (timeout.signal.aborted) throw new UnreachableError(this.url, `no answer within ${this.timeoutMs / 1000} s`, { cause: error });
         if (attempt >= 2) throw new UnreachableError(this.url, networkReason(error), { cause: error });
         await sleep(this.retryDelayMs);

@@ -37,6 +37,7 @@ export class Context {
       url: config.url,
       token: config.token,
       userAgent: `strata-cli/${version()}`,
+      signal: io.signal,
       ...io.clientOptions,
     });
   }

@@ -1,0 +1,3 @@
+/** API paths. Repository names contain '/', so every path segment is encoded (`library%2Fnginx`). */
+export const repositoryPath = (name: string): string => `/repositories/${encodeURIComponent(name)}`;
+export const tagPath = (name: string, tag: string): string => `${repositoryPath(name)}/tags/${encodeURIComponent(tag)}`;

@@ -1,0 +1,31 @@
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** SQLite's companions of a database file (WAL, shared memory, rollback journal). */
+const COMPANIONS = ['-wal', '-shm', '-journal'];
+
+/** Removes a database file and its companions, if any. */
+export async function removeDatabaseFiles(path: string): Promise<void> {
+  await Promise.all(['', ...COMPANIONS].map((suffix) => rm(path + suffix, { force: true })));
+}
+
+async function fsync(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Puts the (closed) database at `from` in the place of the (closed) one at `to`: fsync, then one
+ * rename, so after a crash `to` is wholly the old file or wholly the new one. The old file's WAL and
+ * shared memory go first: left behind, SQLite would replay the old WAL into the new file.
+ */
+export async function replaceDatabaseFile(from: string, to: string): Promise<void> {
+  await fsync(from);
+  await Promise.all(COMPANIONS.map((suffix) => rm(to + suffix, { force: true })));
+  await rename(from, to);
+  await fsync(dirname(to));
+}

@@ -1,0 +1,169 @@
+import type Database from 'better-sqlite3';
+import type { EventsReply, EventView, ListReply, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import { compileEventFilter, type EventFilter } from './event-filter.js';
+import type { ReadDatabase } from './read-database.js';
+import type { ReadModel } from './read-model.js';
+
+interface RepositoryRow {
+  name: string;
+  visibility: string;
+  tag_count: number;
+  created_at: string;
+  updated_at: string;
+  position: number;
+}
+interface TagRow {
+  repository: string;
+  tag: string;
+  digest: string;
+  updated_at: string;
+  updated_by: string;
+  position: number;
+}
+interface TagMoveRow {
+  repository: string;
+  tag: string;
+  from_digest: string | null;
+  to_digest: string | null;
+  at: string;
+  actor: string;
+  position: number;
+  event_type: string;
+}
+interface AuditRow {
+  position: number;
+  event_id: string;
+  stream_id: string;
+  type: string;
+  schema_version: number;
+  version: number;
+  occurred_at: string;
+  actor: string;
+  command_id: string;
+  correlation_id: string;
+  causation_id: string | null;
+  node_id: string;
+  data: string;
+}
+
+const toRepository = (r: RepositoryRow): RepositoryView => ({
+  name: r.name,
+  visibility: r.visibility as Visibility,
+  tagCount: r.tag_count,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  position: r.position,
+});
+const toTag = (r: TagRow): TagView => ({
+  repository: r.repository,
+  tag: r.tag,
+  digest: r.digest,
+  updatedAt: r.updated_at,
+  updatedBy: r.updated_by,
+  position: r.position,
+});
+const toTagMove = (r: TagMoveRow): TagMoveView => ({
+  repository: r.repository,
+  tag: r.tag,
+  from: r.from_digest,
+  to: r.to_digest,
+  at: r.at,
+  by: r.actor,
+  position: r.position,
+  eventType: r.event_type,
+});
+const toEvent = (r: AuditRow): EventView => ({
+  eventId: r.event_id,
+  type: r.type,
+  schemaVersion: r.schema_version,
+  streamId: r.stream_id,
+  version: r.version,
+  position: r.position,
+  occurredAt: r.occurred_at,
+  actor: r.actor,
+  commandId: r.command_id,
+  correlationId: r.correlation_id,
+  causationId: r.causation_id,
+  nodeId: r.node_id,
+  data: JSON.parse(r.data),
+});
+
+const MOVE_COLUMNS = 'repository, tag, from_digest, to_digest, at, actor, position, event_type';
+const AUDIT_COLUMNS = `position, event_id, stream_id, type, schema_version, version, occurred_at, actor, command_id,
+  correlation_id, causation_id, node_id, data`;
+
+/**
+ * ReadModel over one ReadDatabase, in raw SQL. Every answer is read synchronously, so it is one
+ * consistent snapshot together with position(): no batch can land in between.
+ */
+export class SqliteReadModel implements ReadModel {
+  private readonly stmt;
+  /** Audit queries vary by filter; their statements are cached by SQL text. */
+  private readonly eventQueries = new Map<string, Database.Statement>();
+
+  constructor(protected readonly db: ReadDatabase) {
+    const raw = db.raw;
+    this.stmt = {
+      repositories: raw.prepare<[], RepositoryRow>('SELECT * FROM repositories ORDER BY name'),
+      repository: raw.prepare<[string], RepositoryRow>('SELECT * FROM repositories WHERE name = ?'),
+      tags: raw.prepare<[string], TagRow>('SELECT * FROM tags WHERE repository = ? ORDER BY tag'),
+      history: raw.prepare<[string], TagMoveRow>(
+        `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? ORDER BY position, tag`,
+      ),
+      tagHistory: raw.prepare<[string, string], TagMoveRow>(
+        `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? AND tag = ? ORDER BY position`,
+      ),
+      tagAt: raw.prepare<[string, string, number], TagMoveRow>(
+        `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? AND tag = ? AND position <= ?
+         ORDER BY position DESC LIMIT 1`,
+      ),
+    };
+  }
+
+  position(): number {
+    return this.db.position();
+  }
+
+  async listRepositories(): Promise<ListReply<RepositoryView>> {
+    return { items: this.stmt.repositories.all().map(toRepository), position: this.position() };
+  }
+
+  async getRepository(name: string): Promise<RepositoryView | null> {
+    const row = this.stmt.repository.get(name);
+    return row ? toRepository(row) : null;
+  }
+
+  async listTags(name: string): Promise<ListReply<TagView>> {
+    return { items: this.stmt.tags.all(name).map(toTag), position: this.position() };
+  }
+
+  async tagHistory(name: string, tag?: string): Promise<ListReply<TagMoveView>> {
+    const rows = tag === undefined ? this.stmt.history.all(name) : this.stmt.tagHistory.all(name, tag);
+    return { items: rows.map(toTagMove), position: this.position() };
+  }
+
+  async tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null> {
+    const row = this.stmt.tagAt.get(name, tag, position);
+    return row ? toTagMove(row) : null;
+  }
+
+  async queryEvents(filter: EventFilter = {}): Promise<EventsReply> {
+    const query = compileEventFilter(filter);
+    // One row more than asked tells whether another page exists.
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log ${query.where} ORDER BY position LIMIT ?`;
+    let statement = this.eventQueries.get(sql);
+    if (!statement) {
+      if (this.eventQueries.size >= 64) this.eventQueries.clear(); // bounded: `types` lists vary in length
+      statement = this.db.raw.prepare(sql);
+      this.eventQueries.set(sql, statement);
+    }
+    const rows = statement.all(...query.params, query.limit + 1) as AuditRow[];
+    const more = rows.length > query.limit;
+    const items = (more ? rows.slice(0, query.limit) : rows).map(toEvent);
+    return { items, next: more ? items[items.length - 1].position : null, position: this.position() };
+  }
+
+  async checksum(): Promise<string> {
+    return this.db.checksum();
+  }
+}

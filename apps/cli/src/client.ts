@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   CommandReply,
   EventView,
+  ListReply,
   Problem,
   ReplayProgress,
   ReplayResult,
@@ -81,6 +82,18 @@ export class StrataClient {
     return parseJson(res, text) as T;
   }
 
+  /**
+   * A list query (ListReply, EventsReply): the shape is checked, so a node that breaks the contract is
+   * reported as such rather than as a crash deep in the table code.
+   */
+  async getList<T, R extends { items: T[] } = ListReply<T>>(path: string, query?: Query): Promise<R> {
+    const reply = await this.get<R>(path, query);
+    if (!reply || typeof reply !== 'object' || !Array.isArray(reply.items)) {
+      throw new ProtocolError(`GET ${path} answered without an items array: the node does not follow the API contract`);
+    }
+    return reply;
+  }
+
   /** A command (POST/PUT/DELETE), sent with an Idempotency-Key so a retry is not executed twice. */
   async command<R = unknown>(
     method: 'POST' | 'PUT' | 'DELETE',
@@ -136,7 +149,7 @@ export class StrataClient {
         connected = true;
         for await (const message of parseSse(readLines(bodyOf(res)))) {
           if (message.event === 'resync') throw new ResyncError(parseResync(message.data));
-          if (message.event !== 'message') continue; // heartbeats and future event kinds
+          if (message.event !== 'message' || message.data === '') continue; // keep-alives, future kinds
           const event = JSON.parse(message.data) as EventView;
           // After a reconnection the node may repeat the event it was sending when the line dropped.
           if (last !== null && event.position <= last) continue;
@@ -275,14 +288,17 @@ function isTransient(error: unknown): boolean {
 export function networkReason(error: unknown): string {
   const seen = new Set<unknown>();
   let current: unknown = error;
+  // Failing an errno, the innermost message is the informative one ("bad port", not "fetch failed").
+  let message = error instanceof Error ? error.message : String(error);
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
     const { code, errors, cause } = current as { code?: unknown; errors?: unknown[]; cause?: unknown };
     if (typeof code === 'string' && !code.startsWith('ERR_INVALID')) return describeCode(code);
+    if (current instanceof Error && current.message) message = current.message;
     if (Array.isArray(errors) && errors.length > 0) current = errors[0];
     else current = cause;
   }
-  return error instanceof Error ? error.message : String(error);
+  return message;
 }
 
 const describeCode = (code: string): string =>

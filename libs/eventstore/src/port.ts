@@ -45,7 +45,10 @@ export interface Subscription extends AsyncIterable<EventEnvelope> {
 }
 
 export interface EventStore {
-  /** Atomic for the 1..n events of one stream; ConcurrencyError if `expected` does not hold. */
+  /**
+   * Atomic for the 1..n events of one stream; ConcurrencyError if `expected` does not hold;
+   * InvalidAppendError for malformed input. Resolves only once the events are durable.
+   */
   append(streamId: string, expected: ExpectedVersion, events: ProposedEvent[], options: AppendOptions): Promise<AppendResult>;
   /** The stream's events in version order, upcast to their current schema. Empty if there is no such stream. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<EventEnvelope[]>;

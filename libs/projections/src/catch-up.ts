@@ -8,6 +8,8 @@ export interface CatchUpOptions {
   until?: number;
   /** After each committed batch: the database's position and the events applied so far. */
   onBatch?(position: number, events: number): void;
+  /** Checked before each read: true ends the catch-up early (the engine is stopping). */
+  shouldStop?(): boolean;
 }
 
 /**
@@ -18,6 +20,7 @@ export interface CatchUpOptions {
 export async function catchUp(store: EventStore, db: ReadDatabase, options: CatchUpOptions): Promise<number> {
   let applied = 0;
   for (;;) {
+    if (options.shouldStop?.()) return applied;
     if (options.until !== undefined && db.position() >= options.until) return applied;
     const page = await store.readAll({ after: db.position(), limit: options.batchSize, until: options.until });
     if (page.length === 0) return applied;

@@ -19,14 +19,18 @@ export interface EventFilter {
   untilTime?: string;
   /** Only events after this position (the previous page's `next`). */
   after?: number;
-  /** Page size, 1..1000 (default 100). */
+  /** Page size, 1..10000 (default 100). */
   limit?: number;
 }
 
-export const DEFAULT_EVENTS_LIMIT = 100;
-export const MAX_EVENTS_LIMIT = 1000;
+/** The name the HTTP layer uses for the same filter. */
+export type EventQuery = EventFilter;
 
-export interface EventQuery {
+export const DEFAULT_EVENTS_LIMIT = 100;
+/** Exports (NDJSON, CSV) page through the log in big pages. */
+export const MAX_EVENTS_LIMIT = 10_000;
+
+export interface CompiledEventFilter {
   /** The WHERE clause, '' when there is no filter. */
   where: string;
   params: Array<string | number>;
@@ -50,7 +54,7 @@ function time(value: string | undefined, field: string): string | undefined {
 }
 
 /** Validates a filter and turns it into SQL over audit_log (parameters only, never interpolated). */
-export function compileEventFilter(filter: EventFilter): EventQuery {
+export function compileEventFilter(filter: EventFilter): CompiledEventFilter {
   const clauses: string[] = [];
   const params: Array<string | number> = [];
   const add = (clause: string, ...values: Array<string | number>) => {

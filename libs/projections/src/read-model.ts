@@ -1,27 +1,29 @@
-import type { EventsReply, ListReply, RepositoryView, TagMoveView, TagView } from '@strata/api';
+import type { EventsReply, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import type { EventFilter } from './event-filter.js';
+
+/** One page of the audit log: pass `next` as `after` for the following page (null: last page). */
+export type EventPage = Pick<EventsReply, 'items' | 'next'>;
 
 /**
  * The queries the read models answer. The live engine, a rebuilt database and a time-travel snapshot
- * all implement it, so the HTTP layer does not care which one it asks.
+ * all implement it, so the HTTP layer does not care which one it asks. The position an answer reflects
+ * is the engine's position() or the snapshot's `position`.
  */
 export interface ReadModel {
-  /** The log position the answers reflect. */
-  position(): number;
   /** Live repositories, by name. */
-  listRepositories(): Promise<ListReply<RepositoryView>>;
+  listRepositories(): Promise<RepositoryView[]>;
   getRepository(name: string): Promise<RepositoryView | null>;
   /** The repository's current tags, by tag (empty if there is no such repository). */
-  listTags(name: string): Promise<ListReply<TagView>>;
+  listTags(name: string): Promise<TagView[]>;
   /** Every set, move and removal of the repository's tags (or of one tag), oldest first. */
-  tagHistory(name: string, tag?: string): Promise<ListReply<TagMoveView>>;
+  tagHistory(name: string, tag?: string): Promise<TagMoveView[]>;
   /**
    * The last move of `name:tag` at or before `position`: its `to` is what the tag pointed to then
    * (null: it had been removed). null: the tag did not exist yet.
    */
   tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null>;
   /** The audit log, filtered, oldest first, paged by position (`next` → `after`). */
-  queryEvents(filter?: EventFilter): Promise<EventsReply>;
+  queryEvents(filter?: EventFilter): Promise<EventPage>;
   /** sha256 over every read-model table (not the checkpoints). */
   checksum(): Promise<string>;
 }

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { EventsReply, EventView, ListReply, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import type { EventView, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
 import { compileEventFilter, type EventFilter } from './event-filter.js';
 import type { ReadDatabase } from './read-database.js';
-import type { ReadModel } from './read-model.js';
+import type { EventPage, ReadModel } from './read-model.js';
 
 interface RepositoryRow {
   name: string;
@@ -93,8 +93,8 @@ const AUDIT_COLUMNS = `position, event_id, stream_id, type, schema_version, vers
   correlation_id, causation_id, node_id, data`;
 
 /**
- * ReadModel over one ReadDatabase, in raw SQL. Every answer is read synchronously, so it is one
- * consistent snapshot together with position(): no batch can land in between.
+ * ReadModel over one ReadDatabase, in raw SQL (prepared once). Each answer is read synchronously: one
+ * consistent snapshot, no batch lands in the middle of it.
  */
 export class SqliteReadModel implements ReadModel {
   private readonly stmt;
@@ -120,12 +120,8 @@ export class SqliteReadModel implements ReadModel {
     };
   }
 
-  position(): number {
-    return this.db.position();
-  }
-
-  async listRepositories(): Promise<ListReply<RepositoryView>> {
-    return { items: this.stmt.repositories.all().map(toRepository), position: this.position() };
+  async listRepositories(): Promise<RepositoryView[]> {
+    return this.stmt.repositories.all().map(toRepository);
   }
 
   async getRepository(name: string): Promise<RepositoryView | null> {
@@ -133,13 +129,13 @@ export class SqliteReadModel implements ReadModel {
     return row ? toRepository(row) : null;
   }
 
-  async listTags(name: string): Promise<ListReply<TagView>> {
-    return { items: this.stmt.tags.all(name).map(toTag), position: this.position() };
+  async listTags(name: string): Promise<TagView[]> {
+    return this.stmt.tags.all(name).map(toTag);
   }
 
-  async tagHistory(name: string, tag?: string): Promise<ListReply<TagMoveView>> {
+  async tagHistory(name: string, tag?: string): Promise<TagMoveView[]> {
     const rows = tag === undefined ? this.stmt.history.all(name) : this.stmt.tagHistory.all(name, tag);
-    return { items: rows.map(toTagMove), position: this.position() };
+    return rows.map(toTagMove);
   }
 
   async tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null> {
@@ -147,7 +143,7 @@ export class SqliteReadModel implements ReadModel {
     return row ? toTagMove(row) : null;
   }
 
-  async queryEvents(filter: EventFilter = {}): Promise<EventsReply> {
+  async queryEvents(filter: EventFilter = {}): Promise<EventPage> {
     const query = compileEventFilter(filter);
     // One row more than asked tells whether another page exists.
     const sql = `SELECT ${AUDIT_COLUMNS} FROM audit_log ${query.where} ORDER BY position LIMIT ?`;
@@ -160,7 +156,7 @@ export class SqliteReadModel implements ReadModel {
     const rows = statement.all(...query.params, query.limit + 1) as AuditRow[];
     const more = rows.length > query.limit;
     const items = (more ? rows.slice(0, query.limit) : rows).map(toEvent);
-    return { items, next: more ? items[items.length - 1].position : null, position: this.position() };
+    return { items, next: more ? items[items.length - 1].position : null };
   }
 
   async checksum(): Promise<string> {

@@ -12,7 +12,8 @@ import { SqliteReadModel } from './sqlite-read-model.js';
 export class TimeTravelReadModel extends SqliteReadModel {
   private constructor(
     db: ReadDatabase,
-    private readonly at: number,
+    /** The position asked for (the API's `?at=`), even where no event sits exactly there. */
+    readonly position: number,
   ) {
     super(db);
   }
@@ -28,12 +29,11 @@ export class TimeTravelReadModel extends SqliteReadModel {
     return new TimeTravelReadModel(db, position);
   }
 
-  /** The position asked for (the API's `?at=`), even where no event sits exactly there. */
-  override position(): number {
-    return this.at;
-  }
-
   close(): Promise<void> {
     return this.db.close();
+  }
+
+  dispose(): Promise<void> {
+    return this.close();
   }
 }

@@ -14,7 +14,7 @@ import {
   type EventFilters,
   type TimeBound,
 } from '../args.js';
-import type { Query } from '../client.js';
+import { networkReason, type Query } from '../client.js';
 import { queryParams, withQueryOptions, type Context, type QueryOptions } from '../context.js';
 import { ProtocolError, UsageError } from '../errors.js';
 import { csvLine } from '../table.js';
@@ -34,9 +34,10 @@ interface EventsOptions extends QueryOptions {
 /** Largest page asked for; the node may answer with less and a `next` cursor. */
 const PAGE = 1000;
 
+/** The node's own CSV export (GET /events?format=csv) uses these columns and CRLF: the CLI matches it. */
 const CSV_COLUMNS = [
-  'position', 'occurredAt', 'type', 'streamId', 'version', 'actor', 'commandId',
-  'correlationId', 'causationId', 'nodeId', 'eventId', 'schemaVersion', 'data',
+  'position', 'occurredAt', 'type', 'schemaVersion', 'streamId', 'version', 'actor', 'commandId',
+  'correlationId', 'causationId', 'nodeId', 'eventId', 'data',
 ] as const satisfies readonly (keyof EventView)[];
 
 export function registerEvents(program: Command, contextOf: ContextOf): void {
@@ -78,7 +79,7 @@ export function registerEvents(program: Command, contextOf: ContextOf): void {
       let after: number | undefined;
       for (;;) {
         const page = Math.min(limit - printed, PAGE);
-        const reply = await ctx.client.get<EventsReply>('/events', { ...base, after, limit: page });
+        const reply = await ctx.client.getList<EventView, EventsReply>('/events', { ...base, after, limit: page });
         historyPosition = reply.position;
         out.header();
         for (const event of reply.items) {
@@ -107,7 +108,7 @@ export function registerEvents(program: Command, contextOf: ContextOf): void {
         after: last ?? historyPosition,
         signal,
         onReconnect: (attempt, position, cause) =>
-          ctx.note(`event stream interrupted (${describe(cause)}); reconnecting after position ${position ?? 'now'}, attempt ${attempt}`),
+          ctx.note(`event stream interrupted (${networkReason(cause)}); reconnecting after position ${position ?? 'now'}, attempt ${attempt}`),
       });
       for await (const event of events) {
         if (until && isAfterBound(until, event.position, event.occurredAt)) break;
@@ -142,8 +143,6 @@ function isPast(until: TimeBound, historyPosition: number | null, now: Date): bo
   return historyPosition !== null && until.position <= historyPosition;
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
 /**
  * One event per line in the chosen format. The table's (or the CSV's) header is printed once the node
  * has answered, even if no event matched: an empty result then looks like one, not like a failure.
@@ -153,14 +152,15 @@ function printer(ctx: Context, format: Format): { header(): void; event(event: E
   const header = () => {
     if (started) return;
     started = true;
-    ctx.print(format === 'csv' ? csvLine(CSV_COLUMNS) : eventLine('TIME', 'POSITION', 'TYPE', 'STREAM', 'ACTOR'));
+    if (format === 'csv') ctx.io.stdout.write(`${csvLine(CSV_COLUMNS)}\r\n`);
+    else ctx.print(eventLine('TIME', 'POSITION', 'TYPE', 'STREAM', 'ACTOR'));
   };
   return {
     header,
     event(event) {
       header();
       if (format === 'ndjson') return ctx.print(JSON.stringify(event));
-      if (format === 'csv') return ctx.print(csvLine(CSV_COLUMNS.map((c) => event[c])));
+      if (format === 'csv') return void ctx.io.stdout.write(`${csvLine(CSV_COLUMNS.map((c) => event[c]))}\r\n`);
       ctx.print(eventLine(event.occurredAt, String(event.position), event.type, event.streamId, event.actor));
     },
   };

@@ -29,7 +29,8 @@ export function registerReplay(program: Command, contextOf: ContextOf): void {
       ctx.print(
         formatFields([
           ['events', events],
-          ['seconds', seconds],
+          // Rounded for reading; --json carries the exact value.
+          ['seconds', Number(seconds.toFixed(3))],
           ['checksum before', checksumBefore],
           ['checksum after', checksumAfter],
         ]),

@@ -1,6 +1,6 @@
 /** `strata repo create|ls|rm|visibility|history|tags`. */
 import type { Command } from 'commander';
-import type { CommandReply, ListReply, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import type { CommandReply, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
 import { parseRepoRef } from '../args.js';
 import { queryParams, withQueryOptions, type Context, type QueryOptions } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -38,7 +38,7 @@ export function registerRepo(program: Command, contextOf: ContextOf): void {
   withQueryOptions(repo.command('ls').description('list repositories'))
     .action(async (options: QueryOptions, command: Command) => {
       const ctx = contextOf(command);
-      const reply = await ctx.client.get<ListReply<RepositoryView>>('/repositories', queryParams(options, ctx.io.now()));
+      const reply = await ctx.client.getList<RepositoryView>('/repositories', queryParams(options, ctx.io.now()));
       if (ctx.json) return ctx.printJson(reply);
       ctx.print(
         formatTable(
@@ -86,7 +86,7 @@ export function registerRepo(program: Command, contextOf: ContextOf): void {
   ).action(async (ref: string, options: QueryOptions & { trunc: boolean }, command: Command) => {
     const ctx = contextOf(command);
     const { name, tag } = parseRepoRef(ref);
-    const reply = await ctx.client.get<ListReply<TagMoveView>>(`${repositoryPath(name)}/history`, {
+    const reply = await ctx.client.getList<TagMoveView>(`${repositoryPath(name)}/history`, {
       tag: tag ?? undefined,
       ...queryParams(options, ctx.io.now()),
     });
@@ -109,7 +109,7 @@ export function registerRepo(program: Command, contextOf: ContextOf): void {
       .option('--no-trunc', 'show digests in full'),
   ).action(async (name: string, options: QueryOptions & { trunc: boolean }, command: Command) => {
     const ctx = contextOf(command);
-    const reply = await ctx.client.get<ListReply<TagView>>(`${repositoryPath(name)}/tags`, queryParams(options, ctx.io.now()));
+    const reply = await ctx.client.getList<TagView>(`${repositoryPath(name)}/tags`, queryParams(options, ctx.io.now()));
     if (ctx.json) return ctx.printJson(reply);
     ctx.print(
       formatTable(

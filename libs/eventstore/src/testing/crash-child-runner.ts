@@ -14,13 +14,13 @@ export interface KilledWriter {
 
 /**
  * Starts append-child.ts in a real process on the storage `childConfig` names, lets it acknowledge at
- * least `killAfterAcks` appends, then kills it with SIGKILL (no exit handlers, no flush, no close).
+ * least `killAfterAcks` appends, then (after 0..killJitterMs ms) kills it with SIGKILL (no exit handlers, no flush, no close).
  * Rejects, rather than returning few or no acks, if the child cannot start, fails, ends by itself or
  * is too slow: the crash test must not pass without a crash.
  */
 export function runWriterUntilKilled(
   childConfig: unknown,
-  { killAfterAcks, workers, timeoutMs }: { killAfterAcks: number; workers: number; timeoutMs: number },
+  { killAfterAcks, workers, timeoutMs, killJitterMs = 30 }: { killAfterAcks: number; workers: number; timeoutMs: number; killJitterMs?: number },
 ): Promise<KilledWriter> {
   return new Promise((resolve, reject) => {
     // `node --import tsx`, not the tsx CLI: the CLI runs the script in a grandchild that SIGKILL would miss.
@@ -61,7 +61,9 @@ export function runWriterUntilKilled(
       }
       if (!killed && acks.length >= killAfterAcks) {
         killed = true;
-        child.kill('SIGKILL');
+        // Acks come in bursts, one per committed batch: a random delay lands the kill anywhere in the
+        // next batch (inserting, fsyncing, acknowledging) instead of always just after a commit.
+        setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * killJitterMs));
       }
     });
     child.stderr.setEncoding('utf8');

@@ -1,0 +1,104 @@
+/**
+ * A real HTTP server on 127.0.0.1 (port 0) that stands in for the Strata node in the CLI's tests: each
+ * test scripts the answers (problem+json, NDJSON, SSE) and inspects the requests the CLI really sent.
+ * Not the node: the end-to-end tests against the real node live in test/.
+ */
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Io } from '../context.js';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query as sent (still percent-encoded). */
+  url: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export type Handler = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
+
+export interface FakeNode {
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export async function startFakeNode(handler: Handler): Promise<FakeNode> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const parsed = new URL(req.url ?? '/', 'http://fake');
+      const recorded: RecordedRequest = {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        path: parsed.pathname,
+        query: parsed.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      requests.push(recorded);
+      Promise.resolve(handler(recorded, res)).catch((error: unknown) => {
+        res.destroy(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+export function sendProblem(res: ServerResponse, status: number, code: string, detail: string, extra: object = {}): void {
+  res
+    .writeHead(status, { 'content-type': 'application/problem+json' })
+    .end(JSON.stringify({ type: `https://strata.dev/problems/${code}`, title: code, status, code, detail, ...extra }));
+}
+
+/** An Io that captures stdout and stderr as text, for running the CLI in-process. */
+export function captureIo(env: NodeJS.ProcessEnv, now = new Date('2024-05-01T12:00:00Z')) {
+  let out = '';
+  let err = '';
+  // Written synchronously, so the text is complete when `run` resolves.
+  const stderr = new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _encoding, done) {
+      err += chunk.toString();
+      done();
+    },
+  });
+  const io: Io = {
+    stdout: { write: (s: string) => (out += s) },
+    stderr,
+    env,
+    now: () => now,
+    clientOptions: { retryDelayMs: 5, timeoutMs: 5000 },
+  };
+  return { io, out: () => out, err: () => err };
+}
+
+export const digest = (c: string): string => `sha256:${c.repeat(64).slice(0, 64)}`;
+
+/** A port nothing listens on (bound, then freed): a node that is not running. */
+export async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

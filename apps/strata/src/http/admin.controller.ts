@@ -2,6 +2,7 @@ import { Controller, Get, Post, Query, Res } from '@nestjs/common';
 import type { ChecksumReply, ProjectionsReply, ReplayProgress, ReplayResult } from '@strata/api';
 import type { Response } from 'express';
 import { ReadModels, type ReadOptions } from '../projections/read-models.service.js';
+import { toProblem } from './problem.filter.js';
 
 @Controller('admin')
 export class AdminController {
@@ -25,13 +26,23 @@ export class AdminController {
    */
   @Post('replay')
   async replay(@Res() response: Response): Promise<void> {
-    response.status(200).type('application/x-ndjson');
-    response.flushHeaders();
-    const result = await this.reads.engine.replay((p) => {
-      const line: ReplayProgress = { kind: 'progress', position: p.position, head: p.head, events: p.events };
+    const write = (line: object) => {
+      if (!response.headersSent) response.status(200).type('application/x-ndjson');
       response.write(`${JSON.stringify(line)}\n`);
-    });
-    const done: ReplayResult = { kind: 'result', ...result };
-    response.end(`${JSON.stringify(done)}\n`);
+    };
+    try {
+      const result = await this.reads.engine.replay((p) => {
+        const line: ReplayProgress = { kind: 'progress', position: p.position, head: p.head, events: p.events };
+        write(line);
+      });
+      const done: ReplayResult = { kind: 'result', ...result };
+      write(done);
+      response.end();
+    } catch (error) {
+      if (!response.headersSent) throw error; // e.g. a replay already running: a plain 409 problem
+      // Once the 200 is out, a failure can only be told in-band, as a problem on its own line.
+      write(toProblem(error, '/admin/replay'));
+      response.end();
+    }
   }
 }

@@ -1,8 +1,9 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Problem } from '@strata/api';
 import { DomainError } from '@strata/domain';
-import { ConcurrencyError } from '@strata/eventstore';
+import { ConcurrencyError, InvalidAppendError } from '@strata/eventstore';
 import type { Request, Response } from 'express';
+import { ReplayInProgressError } from '@strata/projections';
 import { ZodError } from 'zod';
 import { ApiError } from './api-error.js';
 
@@ -35,6 +36,8 @@ export function toProblem(error: unknown, instance?: string): Problem {
       streamId: error.streamId,
     });
   }
+  if (error instanceof ReplayInProgressError) return make(409, error.code, `${error.message}; wait for it to finish`);
+  if (error instanceof InvalidAppendError) return make(400, error.code, error.message);
   if (error instanceof ZodError) {
     const errors = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     const first = errors[0];

@@ -45,7 +45,7 @@ export class ReadModels implements OnApplicationShutdown {
       try {
         return { value: await query(model), position: model.position };
       } finally {
-        model.dispose();
+        await model.dispose();
       }
     }
     if (options.minPosition !== undefined) {
@@ -63,7 +63,7 @@ export class ReadModels implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.engine.stop();
+    await this.engine.close();
     this.logger.log({ msg: 'projections stopped', position: this.engine.position() });
   }
 }

@@ -1,0 +1,114 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/strata.js');
+const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+/**
+ * The real binary, as a user runs it: `strata serve` as a child process with its own data directory
+ * (no fixed token: it must make one and the CLI must find it), then the CLI commands against it.
+ * Needs `npm run build` first (npm test does it).
+ */
+describe('the strata binary', () => {
+  let dataDir: string;
+  let node: ChildProcess;
+  let env: NodeJS.ProcessEnv;
+  let log = '';
+  const strata = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist/apps/strata')) || !existsSync(join(ROOT, 'dist/apps/cli'))) {
+      throw new Error('strata is not built: run `npm run build` before this test (npm test does)');
+    }
+    dataDir = mkdtempSync(join(tmpdir(), 'strata-bin-'));
+    const port = await freePort();
+    env = { ...process.env, STRATA_URL: `http://127.0.0.1:${port}`, STRATA_DATA_DIR: dataDir, STRATA_TOKEN: '', STRATA_ADMIN_TOKEN: '' };
+    delete env.STRATA_TOKEN;
+    delete env.STRATA_ADMIN_TOKEN;
+    node = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--log-format', 'json'], { env });
+    node.stdout!.on('data', (d) => (log += d));
+    node.stderr!.on('data', (d) => (log += d));
+    for (let i = 0; i < 200; i++) {
+      const up = await fetch(`${env.STRATA_URL}/healthz`).then((r) => r.ok, () => false);
+      if (up) return;
+      if (node.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`strata serve did not come up:\n${log}`);
+  });
+  afterAll(async () => {
+    if (node && node.exitCode === null) {
+      const exited = new Promise((r) => node.once('exit', r));
+      node.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('made an admin token readable only by its owner, and said where it is', () => {
+    const file = join(dataDir, 'admin.token');
+    expect(readFileSync(file, 'utf8').trim()).toMatch(/^strata_/);
+    expect(spawnSync('stat', ['-c', '%a', file], { encoding: 'utf8' }).stdout.trim()).toBe('600');
+    expect(log).toContain('admin.token');
+  });
+
+  it('creates, tags, moves, shows history, and exits 0 only on success', () => {
+    expect(strata('repo', 'create', 'demo/app', '--public').status).toBe(0);
+    expect(strata('tag', D(1), 'demo/app:latest').status).toBe(0);
+    expect(strata('tag', D(2), 'demo/app:latest').status).toBe(0);
+    expect(strata('tag', 'demo/app:latest', 'demo/app:stable').status).toBe(0);
+
+    const history = strata('repo', 'history', 'demo/app:latest', '--json');
+    expect(history.status).toBe(0);
+    const moves = JSON.parse(history.stdout);
+    const items = Array.isArray(moves) ? moves : moves.items;
+    expect(items.map((m: any) => [m.from, m.to])).toEqual([[null, D(1)], [D(1), D(2)]]);
+
+    const human = strata('repo', 'ls');
+    expect(human.status).toBe(0);
+    expect(human.stdout).toMatch(/demo\/app\s+public\s+2/);
+
+    const bad = strata('repo', 'create', 'Bad/Name');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('INVALID_REPOSITORY_NAME');
+    const missing = strata('untag', 'demo/app:nope');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('TAG_NOT_FOUND');
+    expect(strata('repo', 'frobnicate').status).toBe(2);
+  });
+
+  it('lists the audit log as JSON lines and replays with the same checksum', () => {
+    const events = strata('events', '--since', '0', '--json');
+    expect(events.status).toBe(0);
+    const types = events.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    expect(types).toEqual(['RepositoryCreated', 'ImageTagged', 'ImageTagged', 'ImageTagged']);
+
+    const replay = strata('replay', '--json');
+    expect(replay.status).toBe(0);
+    const result = JSON.parse(replay.stdout);
+    expect(result.events).toBe(4);
+    expect(result.checksumAfter).toBe(result.checksumBefore);
+  });
+
+  it('refuses a wrong token and an unreachable node with a clear message', () => {
+    const wrong = spawnSync(process.execPath, [BIN, 'repo', 'ls', '--token', 'nope'], { env, encoding: 'utf8' });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain('UNAUTHORIZED');
+    const away = spawnSync(process.execPath, [BIN, 'status', '--url', 'http://127.0.0.1:1'], { env, encoding: 'utf8' });
+    expect(away.status).toBe(1);
+    expect(away.stderr).toMatch(/not reachable|strata serve|npm start/);
+  });
+});

@@ -9,8 +9,9 @@ export STRATA_URL="http://127.0.0.1:$port" STRATA_DATA_DIR="$data" STRATA_LOG_FO
 node bin/strata.js serve --port "$port" --data-dir "$data" >"$data/node.log" 2>&1 &
 node_pid=$!
 trap 'kill $node_pid 2>/dev/null; wait $node_pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do curl -sf "$STRATA_URL/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf "$STRATA_URL/healthz" >/dev/null || { echo "the node did not start; its log:"; cat "$data/node.log"; exit 1; }
+up() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$STRATA_URL/healthz"; }
+for _ in $(seq 1 100); do up && break; sleep 0.1; done
+up || { echo "the node did not start; its log:"; cat "$data/node.log"; exit 1; }
 strata() { node bin/strata.js "$@"; }
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 digest() { printf 'sha256:%s' "$(printf '%s' "$1" | sha256sum | cut -d' ' -f1)"; }

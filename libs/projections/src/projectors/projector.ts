@@ -1,16 +1,8 @@
+import type { TagMoveView } from '@strata/api';
 import type { EventEnvelope } from '@strata/domain';
 
-/** One row of tag_history, as a projector hands it to the writer. */
-export interface TagMoveRow {
-  repository: string;
-  tag: string;
-  from: string | null;
-  to: string | null;
-  at: string;
-  by: string;
-  position: number;
-  eventType: string;
-}
+/** One row of tag_history, as a projector hands it to the writer: the same shape the API shows. */
+export type TagMoveRow = TagMoveView;
 
 /**
  * What a projector may do to the read models. Deliberately dumb (no reads, no clock): every value comes

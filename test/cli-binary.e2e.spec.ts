@@ -103,6 +103,13 @@ describe('the strata binary', () => {
     expect(result.checksumAfter).toBe(result.checksumBefore);
   });
 
+  it('reports its status, with the package version', () => {
+    const status = strata('status', '--json');
+    expect(status.status).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(JSON.parse(status.stdout)).toMatchObject({ version: pkg.version, backend: 'sqlite', head: 4, principal: 'admin' });
+  });
+
   it('refuses a wrong token and an unreachable node with a clear message', () => {
     const wrong = spawnSync(process.execPath, [BIN, 'repo', 'ls', '--token', 'nope'], { env, encoding: 'utf8' });
     expect(wrong.status).toBe(1);

@@ -31,6 +31,8 @@ export function parsePositionOrTime(value: string, name: string): { position: nu
 @Injectable()
 export class ReadModels implements OnApplicationShutdown {
   private readonly logger = new Logger('projections');
+  /** Time travel replays the log into memory per query: at most this many at once, the rest queue. */
+  private readonly timeTravelSlots = new Semaphore(2);
 
   constructor(
     readonly engine: ProjectionEngine,
@@ -41,12 +43,14 @@ export class ReadModels implements OnApplicationShutdown {
   async read<T>(options: ReadOptions, query: (model: ReadModel) => T | Promise<T>): Promise<{ value: T; position: number }> {
     if (options.at !== undefined) {
       const at = parsePositionOrTime(options.at, 'at');
-      const model = await this.engine.at(at);
-      try {
-        return { value: await query(model), position: model.position };
-      } finally {
-        await model.dispose();
-      }
+      return this.timeTravelSlots.run(async () => {
+        const model = await this.engine.at(at);
+        try {
+          return { value: await query(model), position: model.position };
+        } finally {
+          await model.dispose();
+        }
+      });
     }
     if (options.minPosition !== undefined) {
       const wanted = parsePosition(options.minPosition, 'minPosition');
@@ -65,5 +69,23 @@ export class ReadModels implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.engine.close();
     this.logger.log({ msg: 'projections stopped', position: this.engine.position() });
+  }
+}
+
+/** A counting semaphore: `run` waits for a free slot, so expensive work is bounded in parallel. */
+class Semaphore {
+  private waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
   }
 }

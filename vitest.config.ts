@@ -13,6 +13,7 @@ export default defineConfig({
       '@strata/eventstore': lib('eventstore'),
       '@strata/projections': lib('projections'),
       '@strata/api': lib('api'),
+      '@strata/layers': lib('layers'),
     },
   },
   test: {

@@ -10,6 +10,8 @@ export interface Change {
   path: string;
   /** What the path is now (for D: what it was, when known). */
   type?: FileType;
+  /** A directory that replaced one of the parent's: the parent's children are all hidden (`.wh..wh..opq`). */
+  opaque?: boolean;
 }
 
 /** How deletions are written into a writable directory: overlayfs' whiteouts, or real deletion. */

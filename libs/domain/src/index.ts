@@ -4,6 +4,7 @@ export * from './shared/envelope.js';
 export * from './shared/errors.js';
 export * from './shared/upcasting.js';
 export * from './repository/index.js';
+export * from './image/index.js';
 
 import { repositoryUpcasters } from './repository/upcasters.js';
 import { UpcasterChain } from './shared/upcasting.js';

@@ -177,3 +177,123 @@ export interface StatusReply {
   uptimeSeconds: number;
   principal: string;
 }
+
+// ---- images ---------------------------------------------------------------------------------------
+//
+// An image is named by `repo[:tag]`, `repo@sha256:…`, its manifest digest, its id (config digest) or a
+// unique prefix of the id of at least 4 hex digits, like Docker. In paths the reference is URL-encoded.
+
+export type ImageOrigin = 'import' | 'load' | 'commit' | 'pull' | 'push' | 'build';
+
+export interface ImageLayerView {
+  digest: string;
+  diffId: string;
+  chainId: string;
+  size: number;
+  mediaType: string;
+}
+
+/** One row of `history` (like `docker history`), oldest first. */
+export interface ImageHistoryView {
+  created: string | null;
+  createdBy: string | null;
+  author: string | null;
+  comment: string | null;
+  emptyLayer: boolean;
+  /** The layer this entry made (null for config-only entries), and its size. */
+  layerDigest: string | null;
+  size: number;
+}
+
+export interface ImageRunConfigView {
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  env: string[];
+  workingDir: string | null;
+  user: string | null;
+  labels: Record<string, string>;
+  exposedPorts: string[];
+  volumes: string[];
+  stopSignal: string | null;
+}
+
+export interface ImageView {
+  manifestDigest: string;
+  /** Docker's image id: the config digest. */
+  imageId: string;
+  manifestMediaType: string;
+  /** "repo:tag" of every tag pointing at it now. */
+  tags: string[];
+  size: number;
+  created: string | null;
+  author: string | null;
+  architecture: string;
+  os: string;
+  origin: ImageOrigin;
+  parent: string | null;
+  source: string | null;
+  layers: ImageLayerView[];
+  history: ImageHistoryView[];
+  config: ImageRunConfigView;
+  /** When the node recorded the image, and who. */
+  recordedAt: string;
+  recordedBy: string;
+  position: number;
+}
+
+/** GET /images: `totalSize` counts each layer once, however many images share it. */
+export interface ImagesReply extends ListReply<ImageView> {
+  totalSize: number;
+  uniqueLayers: number;
+}
+
+/** GET /images/{ref}/history */
+export type ImageHistoryReply = ListReply<ImageHistoryView>;
+
+/** POST /images/import?tag=repo:tag&source=&message= with the layer tar (plain or gzip) as the body. */
+export interface ImportImageReply {
+  image: ImageView;
+  /** The CreateImage command's reply (and the TagImage one when a tag was given). */
+  commands: CommandReply[];
+  position: number;
+}
+
+/** POST /images/load[?tag=repo:tag] with an OCI image layout or `docker save` tarball as the body. */
+export interface LoadImageReply {
+  images: Array<{ image: ImageView; refName: string | null; created: boolean }>;
+  commands: CommandReply[];
+  position: number;
+}
+
+/** GET /images/save?ref=a&ref=b streams an OCI image layout as application/x-tar. */
+
+/** DELETE /images/{ref}[?force=true] */
+export interface RemoveImageReply {
+  manifestDigest: string;
+  imageId: string;
+  untagged: string[];
+  commands: CommandReply[];
+  position: number;
+}
+
+/** GET /images/{ref}/files?path=/&recursive=true: the union view of the layers, without unpacking. */
+export interface FileEntryView {
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linkname: string | null;
+  mtime: string | null;
+}
+export type ImageFilesReply = ListReply<FileEntryView>;
+/** GET /images/{ref}/content?path=/etc/motd streams the file's bytes (application/octet-stream). */
+
+/** POST /system/prune[?dryRun=true]: blobs no image, container or upload in flight needs. */
+export interface PruneReply {
+  dryRun: boolean;
+  removedBlobs: number;
+  freedBytes: number;
+  removedSnapshots: number;
+}

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { ProjectionsReply, ReplayProgress, ReplayResult, RepositoryView, TagMoveView, TagView } from '@strata/api';
+import type { ImageView, ProjectionsReply, ReplayProgress, ReplayResult, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import { invalid, type EventEnvelope } from '@strata/domain';
 import type { EventStore, Subscription } from '@strata/eventstore';
 import { catchUp } from './catch-up.js';
@@ -398,6 +398,22 @@ export class ProjectionEngine implements ReadModel {
   async tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null> {
     await this.swapping;
     return this.view.tagAt(name, tag, position);
+  }
+  async listImages(): Promise<ImageView[]> {
+    await this.swapping;
+    return this.view.listImages();
+  }
+  async getImage(manifestDigest: string): Promise<ImageView | null> {
+    await this.swapping;
+    return this.view.getImage(manifestDigest);
+  }
+  async findImagesByPrefix(prefix: string): Promise<ImageView[]> {
+    await this.swapping;
+    return this.view.findImagesByPrefix(prefix);
+  }
+  async liveImageBlobs(): Promise<Set<string>> {
+    await this.swapping;
+    return this.view.liveImageBlobs();
   }
   async queryEvents(filter: EventFilter = {}): Promise<EventPage> {
     await this.swapping;

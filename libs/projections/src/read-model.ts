@@ -1,4 +1,4 @@
-import type { EventsReply, RepositoryView, TagMoveView, TagView } from '@strata/api';
+import type { EventsReply, ImageView, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import type { EventFilter } from './event-filter.js';
 
 /** One page of the audit log: pass `next` as `after` for the following page (null: last page). */
@@ -24,6 +24,13 @@ export interface ReadModel {
   tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null>;
   /** The audit log, filtered, oldest first, paged by position (`next` → `after`). */
   queryEvents(filter?: EventFilter): Promise<EventPage>;
+  /** Live images, newest recorded first. */
+  listImages(): Promise<ImageView[]>;
+  getImage(manifestDigest: string): Promise<ImageView | null>;
+  /** Images whose id (config digest) or manifest digest starts with the hex prefix (no "sha256:"). */
+  findImagesByPrefix(prefix: string): Promise<ImageView[]>;
+  /** Every blob a live image needs: manifests, configs, layers. For the content store's prune. */
+  liveImageBlobs(): Promise<Set<string>>;
   /** sha256 over every read-model table (not the checkpoints). */
   checksum(): Promise<string>;
 }

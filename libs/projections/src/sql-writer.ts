@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { categoryOf, type EventEnvelope } from '@strata/domain';
+import { categoryOf, type EventEnvelope, type ImageCreatedData } from '@strata/domain';
 import type { ReadModelWriter, TagMoveRow } from './projectors/projector.js';
 
 /**
@@ -35,6 +35,18 @@ export class SqlReadModelWriter implements ReadModelWriter {
         `INSERT INTO tag_history (position, repository, tag, from_digest, to_digest, at, actor, event_type)
          VALUES (@position, @repository, @tag, @from, @to, @at, @by, @eventType)`,
       ),
+      createImage: db.prepare(
+        `INSERT OR REPLACE INTO images (manifest_digest, image_id, manifest_media_type, size, created, author, architecture,
+           os, origin, parent, source, config, history, recorded_at, recorded_by, position)
+         VALUES (@manifestDigest, @imageId, @manifestMediaType, @size, @created, @author, @architecture, @os, @origin,
+           @parent, @source, @config, @history, @at, @by, @position)`,
+      ),
+      addImageLayer: db.prepare(
+        `INSERT INTO image_layers (manifest_digest, idx, digest, diff_id, chain_id, size, media_type)
+         VALUES (@manifestDigest, @idx, @digest, @diffId, @chainId, @size, @mediaType)`,
+      ),
+      deleteImage: db.prepare('DELETE FROM images WHERE manifest_digest = ?'),
+      deleteImageLayers: db.prepare('DELETE FROM image_layers WHERE manifest_digest = ?'),
       recordEvent: db.prepare(
         `INSERT INTO audit_log (position, event_id, stream_id, category, type, schema_version, version, occurred_at,
            actor, command_id, correlation_id, causation_id, node_id, data)
@@ -73,6 +85,37 @@ export class SqlReadModelWriter implements ReadModelWriter {
 
   recordTagMove(row: TagMoveRow): void {
     this.stmt.recordTagMove.run(row);
+  }
+
+  createImage(image: ImageCreatedData, at: string, by: string, position: number): void {
+    const { manifestDigest } = image;
+    this.stmt.deleteImageLayers.run(manifestDigest);
+    this.stmt.createImage.run({
+      manifestDigest,
+      imageId: image.imageId,
+      manifestMediaType: image.manifestMediaType,
+      size: image.size,
+      created: image.created,
+      author: image.author,
+      architecture: image.architecture,
+      os: image.os,
+      origin: image.origin,
+      parent: image.parent,
+      source: image.source,
+      config: JSON.stringify(image.config),
+      history: JSON.stringify(image.history),
+      at,
+      by,
+      position,
+    });
+    image.layers.forEach((layer, idx) =>
+      this.stmt.addImageLayer.run({ manifestDigest, idx, digest: layer.digest, diffId: layer.diffId, chainId: image.chainIds[idx], size: layer.size, mediaType: layer.mediaType }),
+    );
+  }
+
+  deleteImage(manifestDigest: string): void {
+    this.stmt.deleteImageLayers.run(manifestDigest);
+    this.stmt.deleteImage.run(manifestDigest);
   }
 
   recordEvent(event: EventEnvelope): void {

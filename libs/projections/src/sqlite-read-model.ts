@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { EventView, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import type { EventView, ImageView, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
 import { compileEventFilter, type EventFilter } from './event-filter.js';
+import { toImageView, type ImageLayerRow, type ImageRow } from './image-views.js';
 import type { ReadDatabase } from './read-database.js';
 import type { EventPage, ReadModel } from './read-model.js';
 
@@ -88,6 +89,18 @@ const toEvent = (r: AuditRow): EventView => ({
   data: JSON.parse(r.data),
 });
 
+const tagName = (t: TagRow) => `${t.repository}:${t.tag}`;
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
 const MOVE_COLUMNS = 'repository, tag, from_digest, to_digest, at, actor, position, event_type';
 const AUDIT_COLUMNS = `position, event_id, stream_id, type, schema_version, version, occurred_at, actor, command_id,
   correlation_id, causation_id, node_id, data`;
@@ -113,6 +126,16 @@ export class SqliteReadModel implements ReadModel {
       tagHistory: raw.prepare<[string, string], TagMoveRow>(
         `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? AND tag = ? ORDER BY position`,
       ),
+      images: raw.prepare<[], ImageRow>('SELECT * FROM images ORDER BY position DESC'),
+      image: raw.prepare<[string], ImageRow>('SELECT * FROM images WHERE manifest_digest = ?'),
+      imagesByPrefix: raw.prepare<[string, string], ImageRow>(
+        // The prefix is checked to be hex before it gets here, so LIKE sees no wildcards of the user's.
+        'SELECT * FROM images WHERE image_id LIKE ? OR manifest_digest LIKE ? ORDER BY position DESC',
+      ),
+      layers: raw.prepare<[string], ImageLayerRow>('SELECT * FROM image_layers WHERE manifest_digest = ? ORDER BY idx'),
+      allLayers: raw.prepare<[], ImageLayerRow>('SELECT * FROM image_layers ORDER BY manifest_digest, idx'),
+      tagsOf: raw.prepare<[string], TagRow>('SELECT * FROM tags WHERE digest = ? ORDER BY repository, tag'),
+      allTags: raw.prepare<[], TagRow>('SELECT * FROM tags ORDER BY repository, tag'),
       tagAt: raw.prepare<[string, string, number], TagMoveRow>(
         `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? AND tag = ? AND position <= ?
          ORDER BY position DESC LIMIT 1`,
@@ -141,6 +164,37 @@ export class SqliteReadModel implements ReadModel {
   async tagAt(name: string, tag: string, position: number): Promise<TagMoveView | null> {
     const row = this.stmt.tagAt.get(name, tag, position);
     return row ? toTagMove(row) : null;
+  }
+
+  async listImages(): Promise<ImageView[]> {
+    // Three queries, not one per image: the image list can be long.
+    const layers = groupBy(this.stmt.allLayers.all(), (l) => l.manifest_digest);
+    const tags = groupBy(this.stmt.allTags.all(), (t) => t.digest);
+    return this.stmt.images.all().map((row) =>
+      toImageView(row, layers.get(row.manifest_digest) ?? [], (tags.get(row.manifest_digest) ?? []).map(tagName)),
+    );
+  }
+
+  async getImage(manifestDigest: string): Promise<ImageView | null> {
+    const row = this.stmt.image.get(manifestDigest);
+    return row ? this.imageView(row) : null;
+  }
+
+  async findImagesByPrefix(prefix: string): Promise<ImageView[]> {
+    if (!/^[a-f0-9]{1,64}$/.test(prefix)) return [];
+    const pattern = `sha256:${prefix}%`;
+    return this.stmt.imagesByPrefix.all(pattern, pattern).map((row) => this.imageView(row));
+  }
+
+  async liveImageBlobs(): Promise<Set<string>> {
+    const live = new Set<string>();
+    for (const row of this.stmt.images.all()) live.add(row.manifest_digest).add(row.image_id);
+    for (const layer of this.stmt.allLayers.all()) live.add(layer.digest);
+    return live;
+  }
+
+  private imageView(row: ImageRow): ImageView {
+    return toImageView(row, this.stmt.layers.all(row.manifest_digest), this.stmt.tagsOf.all(row.manifest_digest).map(tagName));
   }
 
   async queryEvents(filter: EventFilter = {}): Promise<EventPage> {

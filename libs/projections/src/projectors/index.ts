@@ -1,10 +1,11 @@
 import { auditLogProjector } from './audit-log.projector.js';
+import { imagesProjector } from './images.projector.js';
 import type { Projector } from './projector.js';
 import { repositoriesProjector } from './repositories.projector.js';
 import { tagHistoryProjector } from './tag-history.projector.js';
 
 export * from './projector.js';
-export { auditLogProjector, repositoriesProjector, tagHistoryProjector };
+export { auditLogProjector, imagesProjector, repositoriesProjector, tagHistoryProjector };
 
 /** The projectors every node runs, in the order they apply each event. */
-export const PROJECTORS: readonly Projector[] = [repositoriesProjector, tagHistoryProjector, auditLogProjector];
+export const PROJECTORS: readonly Projector[] = [repositoriesProjector, tagHistoryProjector, imagesProjector, auditLogProjector];

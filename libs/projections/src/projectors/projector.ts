@@ -1,5 +1,5 @@
 import type { TagMoveView } from '@strata/api';
-import type { EventEnvelope } from '@strata/domain';
+import type { EventEnvelope, ImageCreatedData } from '@strata/domain';
 
 /** One row of tag_history, as a projector hands it to the writer: the same shape the API shows. */
 export type TagMoveRow = TagMoveView;
@@ -19,6 +19,9 @@ export interface ReadModelWriter {
   setTag(row: { repository: string; tag: string; digest: string; at: string; by: string; position: number }): void;
   removeTag(repository: string, tag: string): void;
   recordTagMove(row: TagMoveRow): void;
+  /** Records an image and its layers (again, if it had been deleted). */
+  createImage(image: ImageCreatedData, at: string, by: string, position: number): void;
+  deleteImage(manifestDigest: string): void;
   recordEvent(event: EventEnvelope): void;
 }
 

@@ -1,13 +1,23 @@
 import { AuditEventRecord } from './audit-event.entity.js';
+import { ImageLayerRecord } from './image-layer.entity.js';
+import { ImageRecord } from './image.entity.js';
 import { ProjectionCheckpointRecord } from './projection-checkpoint.entity.js';
 import { RepositoryRecord } from './repository.entity.js';
 import { TagMoveRecord } from './tag-move.entity.js';
 import { TagRecord } from './tag.entity.js';
 
-export { AuditEventRecord, ProjectionCheckpointRecord, RepositoryRecord, TagMoveRecord, TagRecord };
+export { AuditEventRecord, ImageLayerRecord, ImageRecord, ProjectionCheckpointRecord, RepositoryRecord, TagMoveRecord, TagRecord };
 
 /** Every entity of read.db. */
-export const READ_MODEL_ENTITIES = [RepositoryRecord, TagRecord, TagMoveRecord, AuditEventRecord, ProjectionCheckpointRecord];
+export const READ_MODEL_ENTITIES = [
+  RepositoryRecord,
+  TagRecord,
+  TagMoveRecord,
+  ImageRecord,
+  ImageLayerRecord,
+  AuditEventRecord,
+  ProjectionCheckpointRecord,
+];
 
 /** The tables the checksum covers: every read model, not the checkpoints (they say how far, not what). */
-export const CHECKSUMMED_ENTITIES = [RepositoryRecord, TagRecord, TagMoveRecord, AuditEventRecord];
+export const CHECKSUMMED_ENTITIES = [RepositoryRecord, TagRecord, TagMoveRecord, ImageRecord, ImageLayerRecord, AuditEventRecord];

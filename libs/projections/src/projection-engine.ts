@@ -242,6 +242,11 @@ export class ProjectionEngine implements ReadModel {
   }
 
   /** Resolves true once every projection has reached `position`, false after `timeoutMs`. */
+  /** The log's head position now (what waitFor(head) waits for). */
+  head(): Promise<number> {
+    return this.store.head();
+  }
+
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.position() >= position) return Promise.resolve(true);
     if (this.closed || timeoutMs <= 0) return Promise.resolve(false);

@@ -1,16 +1,31 @@
+import type { ImageView } from '@strata/api';
 import {
+  assertDigest,
   assertRepositoryName,
   assertTag,
   fold,
+  imageDecider,
+  imageStreamId,
   notFound,
   parseRepoTag,
   repositoryDecider,
   repositoryStreamId,
   type Decider,
   type DomainEvent,
+  type ImageCommand,
+  type ImageCreatedData,
 } from '@strata/domain';
 import type { EventStore } from '@strata/eventstore';
 import { z } from 'zod';
+
+/** What a command's prepare() may consult: the log itself, and the images the read models know. */
+export interface CommandContext {
+  store: EventStore;
+  /** Resolves "repo:tag", a digest or an id prefix to an image (IMAGE_NOT_FOUND otherwise). */
+  resolveImage(reference: string): Promise<ImageView>;
+  /** True when the content store has the blob (an image is recorded only over blobs that are there). */
+  hasBlob(digest: string): Promise<boolean>;
+}
 
 /**
  * Every command the node accepts, by name: the shape of its input, the aggregate that decides it and
@@ -23,8 +38,10 @@ export interface CommandSpec<Input = any, Command = any> {
   input: z.ZodType<Input>;
   decider: Decider<any, Command, DomainEvent>;
   /** Turns validated input into the domain command; may read the log (e.g. resolve a `repo:tag` source). */
-  prepare(input: Input, store: EventStore): Promise<Command>;
+  prepare(input: Input, context: CommandContext): Promise<Command>;
   streamId(command: Command): string;
+  /** Recorded by the node itself (import, load, commit), never sent by clients directly. */
+  internal?: boolean;
 }
 
 const visibility = z.enum(['public', 'private']);
@@ -39,20 +56,27 @@ const createRepository = {
   streamId: (c: { name: string }) => repositoryStreamId(c.name),
 } satisfies CommandSpec;
 
+type TagImageInput = { name: string; tag: string; digest?: string; source?: string; image?: string };
 const tagImage = {
   name: 'TagImage',
-  summary: 'Point a tag at an image digest, or at what another tag points to (source "repo:tag").',
+  summary: 'Point a tag at an image: its manifest digest, any image reference ("image"), or what another tag points to ("source").',
   input: z
-    .object({ name: repoName, tag: z.string(), digest: z.string().optional(), source: z.string().optional() })
+    .object({ name: repoName, tag: z.string(), digest: z.string().optional(), source: z.string().optional(), image: z.string().optional() })
     .strict()
-    .refine((i) => (i.digest === undefined) !== (i.source === undefined), { message: 'give exactly one of digest or source' }),
+    .refine((i) => [i.digest, i.source, i.image].filter((x) => x !== undefined).length === 1, {
+      message: 'give exactly one of digest, image or source',
+    }),
   decider: repositoryDecider,
-  prepare: async (i: { name: string; tag: string; digest?: string; source?: string }, store: EventStore) => ({
-    type: 'TagImage',
-    name: i.name,
-    tag: i.tag,
-    digest: i.digest ?? (await resolveTag(i.source!, store)),
-  }),
+  prepare: async (i: TagImageInput, context: CommandContext) => {
+    const digest =
+      i.digest !== undefined
+        ? assertDigest(i.digest)
+        : i.source !== undefined
+          ? await resolveTag(i.source, context.store)
+          : (await context.resolveImage(i.image!)).manifestDigest;
+    await requireImage(digest, context.store);
+    return { type: 'TagImage', name: i.name, tag: i.tag, digest };
+  },
   streamId: (c: { name: string }) => repositoryStreamId(c.name),
 } satisfies CommandSpec;
 
@@ -83,9 +107,48 @@ const deleteRepository = {
   streamId: (c: { name: string }) => repositoryStreamId(c.name),
 } satisfies CommandSpec;
 
+const createImage = {
+  name: 'CreateImage',
+  summary: 'Record an image whose blobs are in the content store (done by import, load, commit and pull).',
+  input: z.object({ image: z.custom<ImageCreatedData>((v) => typeof v === 'object' && v !== null) }).strict(),
+  decider: imageDecider,
+  internal: true,
+  prepare: async (i: { image: ImageCreatedData }, context: CommandContext): Promise<ImageCommand> => {
+    for (const digest of [i.image.manifestDigest, i.image.imageId, ...i.image.layers.map((l) => l.digest)]) {
+      if (!(await context.hasBlob(assertDigest(digest)))) {
+        throw notFound('BLOB_UNKNOWN', `blob ${digest} is not in the content store: an image is recorded only over its blobs`, { digest });
+      }
+    }
+    return { type: 'CreateImage', image: i.image };
+  },
+  streamId: (c: { image: ImageCreatedData }) => imageStreamId(c.image.manifestDigest),
+} satisfies CommandSpec;
+
+type RemoveImageInput = { image: string; force: boolean; untagged: string[] };
+const removeImage = {
+  name: 'RemoveImage',
+  summary: 'Delete an image; refused while tagged (unless force, after untagging) or used by a container.',
+  input: z.object({ image: z.string().min(1), force: z.boolean().default(false), untagged: z.array(z.string()).default([]) }).strict(),
+  decider: imageDecider,
+  prepare: async (i: RemoveImageInput, context: CommandContext): Promise<ImageCommand> => {
+    const image = await context.resolveImage(i.image);
+    // Containers arrive with the containers issue; until then nothing but tags can hold an image.
+    return { type: 'RemoveImage', manifestDigest: image.manifestDigest, force: i.force, tags: image.tags, containers: [], untagged: i.untagged };
+  },
+  streamId: (c: { manifestDigest: string }) => imageStreamId(c.manifestDigest),
+} satisfies CommandSpec;
+
 export const COMMAND_CATALOG: Record<string, CommandSpec> = Object.fromEntries(
-  [createRepository, tagImage, untagImage, setVisibility, deleteRepository].map((s) => [s.name, s as CommandSpec]),
+  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage].map((s) => [s.name, s as CommandSpec]),
 );
+
+/** Tags point only at images the log knows and has not deleted (read from the log, not a projection). */
+async function requireImage(manifestDigest: string, store: EventStore): Promise<void> {
+  const state = fold(imageDecider, (await store.readStream(imageStreamId(manifestDigest))) as never[]);
+  if (state.status !== 'active') {
+    throw notFound('IMAGE_NOT_FOUND', `no image with manifest digest ${manifestDigest}: import, load or pull it first`, { digest: manifestDigest });
+  }
+}
 
 /** Reads the source repository from the log itself (not a read model): what the tag points to now. */
 async function resolveTag(source: string, store: EventStore): Promise<string> {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { domainUpcasters, type ProposedEvent } from '@strata/domain';
+import { domainUpcasters, imageStreamId, type ProposedEvent } from '@strata/domain';
 import { ConcurrencyError, SqliteEventStore, type AppendOptions, type EventStore, type ExpectedVersion } from '@strata/eventstore';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +30,10 @@ function racedStore(store: SqliteEventStore, wins: number): EventStore & { attem
   });
 }
 
-// The handler outside Nest: the EventBus is not under test here, so a no-op stands in for it.
-const handlerWith = (s: EventStore) => new ExecuteCommandHandler(s, { publishAll: () => undefined } as never, new Metrics());
+// The handler outside Nest: the EventBus, the image resolver and the content store are not under test
+// here (these commands never use them), so inert stand-ins take their place.
+const handlerWith = (s: EventStore) =>
+  new ExecuteCommandHandler(s, { publishAll: () => undefined } as never, new Metrics(), {} as never, {} as never);
 
 describe('ExecuteCommandHandler', () => {
   let dir: string;
@@ -40,6 +42,10 @@ describe('ExecuteCommandHandler', () => {
     dir = mkdtempSync(join(tmpdir(), 'strata-handler-'));
     store = new SqliteEventStore({ path: join(dir, 'strata.db'), upcasters: domainUpcasters() });
     await handlerWith(store).execute(new ExecuteCommand('CreateRepository', { name: 'raced' }, meta('create')));
+    // Tags point only at images the log knows: record the one the racers tag.
+    await store.append(imageStreamId(digest(99)), 'no-stream', [
+      { ...meta('image'), eventId: 'image-99', type: 'ImageCreated', schemaVersion: 1, data: { manifestDigest: digest(99), imageId: digest(98) } },
+    ], { commandId: 'image' });
   });
   afterEach(async () => {
     await store.close();

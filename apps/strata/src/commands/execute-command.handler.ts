@@ -1,4 +1,5 @@
 import { Inject, Logger } from '@nestjs/common';
+import type { ContentStore } from '@strata/layers';
 import { CommandHandler, EventBus, type ICommandHandler } from '@nestjs/cqrs';
 import type { CommandReply } from '@strata/api';
 import { fold, type EventEnvelope } from '@strata/domain';
@@ -6,7 +7,9 @@ import { ConcurrencyError, EVENT_STORE, type EventStore } from '@strata/eventsto
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../http/api-error.js';
 import { Metrics } from '../metrics/metrics.js';
-import { COMMAND_CATALOG } from './command-catalog.js';
+import { CONTENT_STORE } from '../images/layer-tokens.js';
+import { ImageResolver } from '../images/image-resolver.js';
+import { COMMAND_CATALOG, type CommandContext } from './command-catalog.js';
 import { proposeEvents } from './envelope-factory.js';
 import { EventAppended, ExecuteCommand } from './execute-command.js';
 
@@ -21,12 +24,17 @@ export const MAX_ATTEMPTS = 8;
 @CommandHandler(ExecuteCommand)
 export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, CommandReply> {
   private readonly logger = new Logger('commands');
+  private readonly context: CommandContext;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly eventBus: EventBus,
     private readonly metrics: Metrics,
-  ) {}
+    images: ImageResolver,
+    @Inject(CONTENT_STORE) content: ContentStore,
+  ) {
+    this.context = { store, resolveImage: (ref) => images.resolve(ref), hasBlob: (digest) => content.has(digest) };
+  }
 
   async execute({ name, input, meta }: ExecuteCommand): Promise<CommandReply> {
     const spec = COMMAND_CATALOG[name];
@@ -34,7 +42,7 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
     const seen = await this.store.readCommand(meta.commandId);
     if (seen.length > 0) return reply(meta.commandId, seen, true);
 
-    const command = await spec.prepare(spec.input.parse(input), this.store);
+    const command = await spec.prepare(spec.input.parse(input), this.context);
     const streamId = spec.streamId(command);
     for (let attempt = 1; ; attempt++) {
       const history = await this.store.readStream(streamId);

@@ -66,6 +66,17 @@ export class ReadModels implements OnApplicationShutdown {
     return { value: await query(model), position: this.engine.position() };
   }
 
+  /**
+   * Waits until the read models have seen everything in the log now: for checks a command makes
+   * against them (is this tag still used?), so they are as fresh as the log they will append to.
+   */
+  async catchUpToHead(): Promise<void> {
+    const head = await this.engine.head();
+    if (!(await this.engine.waitFor(head, this.config.maxWaitMs))) {
+      throw new ApiError(504, 'READ_MODEL_BEHIND', `read models reached position ${this.engine.position()} but not ${head} within ${this.config.maxWaitMs} ms; retry`);
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.engine.close();
     this.logger.log({ msg: 'projections stopped', position: this.engine.position() });

@@ -11,6 +11,14 @@ export type ImageCommand =
    * tags refuse it unless `force` (which untags, like `docker rmi -f`); containers always refuse it,
    * because a container's root filesystem is made of the image's layers.
    */
-  | { type: 'RemoveImage'; manifestDigest: string; force: boolean; tags: string[]; containers: string[] };
+  | {
+      type: 'RemoveImage';
+      manifestDigest: string;
+      force: boolean;
+      tags: string[];
+      containers: string[];
+      /** Tags `rmi --force` removed just before (recorded in ImageDeleted). */
+      untagged?: string[];
+    };
 
 export type ImageCommandType = ImageCommand['type'];

@@ -59,7 +59,7 @@ export function decideImage(command: ImageCommand, state: ImageState): ImageEven
           { manifestDigest, tags: command.tags },
         );
       }
-      return [{ type: 'ImageDeleted', schemaVersion: 1, data: { manifestDigest, imageId: state.imageId!, untagged: [...command.tags] } }];
+      return [{ type: 'ImageDeleted', schemaVersion: 1, data: { manifestDigest, imageId: state.imageId!, untagged: [...(command.untagged ?? []), ...command.tags] } }];
     }
   }
 }

@@ -7,3 +7,4 @@ export * from './oci/index.js';
 export * from './tar/index.js';
 export * from './union/index.js';
 export * from './snapshot/index.js';
+export * from './unpack.js';

@@ -55,11 +55,15 @@ export async function opaqueDirectories(root: string): Promise<Set<string>> {
     // getfattr exits 1 when some files lack the attribute, the normal case; it still prints the others.
     dump = typeof error?.stdout === 'string' ? error.stdout : '';
   }
+  // "# file: <path>" then "trusted.overlay.opaque=\"y\"". Only "y" is opaque: "x" (kernel 6.7+) marks a directory holding xattr whiteouts.
+  let rel: string | undefined;
   for (const line of dump.split('\n')) {
-    if (!line.startsWith('# file: ')) continue;
-    const file = unescapeGetfattr(line.slice('# file: '.length));
-    const rel = file === root ? '' : file.startsWith(root + '/') ? file.slice(root.length + 1) : undefined;
-    if (rel !== undefined) found.add(rel);
+    if (line.startsWith('# file: ')) {
+      const file = unescapeGetfattr(line.slice('# file: '.length));
+      rel = file === root ? '' : file.startsWith(root + '/') ? file.slice(root.length + 1) : undefined;
+    } else if (line === `${OPAQUE_XATTR}="y"` && rel !== undefined) {
+      found.add(rel);
+    }
   }
   return found;
 }

@@ -16,11 +16,16 @@ export type LayerErrorCode =
   | 'TRUNCATED_ARCHIVE' // the stream ended inside an entry, or is not a tar at all
   | 'SIZE_LIMIT' // uncompressed size over the cap (gzip bomb)
   | 'UNSUPPORTED_ENTRY' // a tar entry type we do not unpack
+  // paths inside an image (union view) or a layer (a hard link's target)
+  | 'PATH_NOT_FOUND' // no such path (hidden by a whiteout counts as none)
+  | 'NOT_A_FILE' // a directory (or fifo) where a regular file's bytes were asked for
   // content
   | 'DIGEST_INVALID' // not "sha256:<64 hex>"
   | 'DIGEST_MISMATCH' // the bytes do not hash to the digest they were announced with
   | 'SIZE_MISMATCH' // the bytes are not as long as announced
   | 'BLOB_UNKNOWN'
+  | 'RANGE_INVALID' // a read range outside the blob (HTTP 416)
+  | 'JSON_INVALID' // a blob read as JSON is not JSON
   // OCI documents
   | 'MANIFEST_INVALID'
   | 'CONFIG_INVALID'
@@ -28,6 +33,7 @@ export type LayerErrorCode =
   | 'DIFF_ID_MISMATCH' // a config's rootfs.diff_ids do not match its layers
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'LAYOUT_INVALID' // not an OCI image layout nor a docker-save archive
+  | 'PLATFORM_NOT_FOUND' // a multi-platform index has no manifest for the wanted platform
   // snapshots
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_EXISTS'

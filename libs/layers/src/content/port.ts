@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ContentLease } from './leases.js';
 
 /** A blob in the content store: addressed by the sha256 of its bytes. */
 export interface BlobInfo {
@@ -13,6 +14,11 @@ export interface PutOptions {
   expectedSize?: number;
   /** Refuse (SIZE_LIMIT) as soon as more than this many bytes arrive. */
   maxSize?: number;
+  /**
+   * Hold the blob under this lease as soon as its digest is known (before it becomes visible), so a
+   * prune running between this put and the event that references the blob cannot remove it.
+   */
+  lease?: ContentLease;
 }
 
 /**

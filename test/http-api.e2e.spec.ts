@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, startTestNode, type TestNode } from './support/test-node.js';
+import { importImage } from './support/images.js';
+import { ADMIN_TOKEN, digestOf, startTestNode, type TestNode } from './support/test-node.js';
 
 /** The HTTP API against a real node (real SQLite files): commands, queries, and every kind of bad input. */
 describe('HTTP API', () => {
   let t: TestNode;
+  /** Manifest digests of real (tiny) images: tags point only at images that exist. */
+  const images: string[] = [];
+  const image = (n: number) => images[n - 1]!;
   beforeAll(async () => {
     t = await startTestNode();
+    for (let n = 1; n <= 8; n++) images.push(await importImage(t.url, ADMIN_TOKEN, `image-${n}`));
   });
   afterAll(() => t.stop());
 
@@ -28,22 +33,22 @@ describe('HTTP API', () => {
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ streamId: 'repository-library/app', version: 1, events: ['RepositoryCreated'], duplicate: false });
     const name = encodeURIComponent('library/app');
-    await t.json('PUT', `/repositories/${name}/tags/latest`, { digest: digestOf(1) });
-    const moved = await t.json('PUT', `/repositories/${name}/tags/latest`, { digest: digestOf(2) });
+    await t.json('PUT', `/repositories/${name}/tags/latest`, { digest: image(1) });
+    const moved = await t.json('PUT', `/repositories/${name}/tags/latest`, { digest: image(2) });
     expect(moved.body.events).toEqual(['ImageTagged']);
     const copied = await t.json('PUT', `/repositories/${name}/tags/stable`, { source: 'library/app:latest' });
     expect(copied.status).toBe(200);
 
     const tags = await t.json('GET', `/repositories/${name}/tags?minPosition=${copied.body.position}`);
-    expect(tags.body.items.map((x: any) => [x.tag, x.digest])).toEqual([['latest', digestOf(2)], ['stable', digestOf(2)]]);
+    expect(tags.body.items.map((x: any) => [x.tag, x.digest])).toEqual([['latest', image(2)], ['stable', image(2)]]);
     const history = await t.json('GET', `/repositories/${name}/history?tag=latest&minPosition=${copied.body.position}`);
     expect(history.body.items.map((m: any) => [m.from, m.to, m.by])).toEqual([
-      [null, digestOf(1), 'admin'],
-      [digestOf(1), digestOf(2), 'admin'],
+      [null, image(1), 'admin'],
+      [image(1), image(2), 'admin'],
     ]);
     // Time travel: before the move, latest pointed at build 1.
     const before = await t.json('GET', `/repositories/${name}/tags/latest?at=${moved.body.position - 1}`);
-    expect(before.body.digest).toBe(digestOf(1));
+    expect(before.body.digest).toBe(image(1));
 
     const untagged = await t.json('DELETE', `/repositories/${name}/tags/stable`);
     expect(untagged.body.events).toEqual(['ImageUntagged']);
@@ -81,6 +86,9 @@ describe('HTTP API', () => {
       ['PUT', '/repositories/nope/tags/latest', { digest: 'sha256:1234' }, {}, 400, 'INVALID_DIGEST'],
       ['PUT', '/repositories/nope/tags/bad%20tag', { digest: digestOf(1) }, {}, 400, 'INVALID_TAG'],
       ['PUT', '/repositories/nope/tags/latest', { digest: digestOf(1), source: 'a:b' }, {}, 400, 'VALIDATION_FAILED'],
+      ['PUT', '/repositories/nope/tags/latest', { digest: digestOf(1) }, {}, 404, 'IMAGE_NOT_FOUND'],
+      ['PUT', '/repositories/nope/tags/latest', { image: 'no/such:image' }, {}, 404, 'IMAGE_NOT_FOUND'],
+      ['POST', '/commands/CreateImage', { image: {} }, {}, 403, 'INTERNAL_COMMAND'],
       ['PUT', '/repositories/nope/tags/latest', { source: 'missing:tag' }, {}, 404, 'TAG_NOT_FOUND'],
       ['DELETE', '/repositories/missing/tags/latest', undefined, {}, 404, 'REPOSITORY_NOT_FOUND'],
       ['DELETE', '/repositories/missing', undefined, {}, 404, 'REPOSITORY_NOT_FOUND'],
@@ -108,7 +116,7 @@ describe('HTTP API', () => {
     await t.json('POST', '/repositories', { name: 'contended' });
     const before = await head();
     const replies = await Promise.all(
-      Array.from({ length: 150 }, (_, i) => t.json('PUT', `/repositories/contended/tags/t${i}`, { digest: digestOf(i + 1) })),
+      Array.from({ length: 150 }, (_, i) => t.json('PUT', `/repositories/contended/tags/t${i}`, { digest: image((i % 8) + 1) })),
     );
     const ok = replies.filter((r) => r.status === 200);
     const conflicts = replies.filter((r) => r.status === 409);
@@ -133,7 +141,7 @@ describe('HTTP API', () => {
   it('filters the audit log and exports it as NDJSON and CSV', async () => {
     const correlation = { 'x-correlation-id': 'story-42' };
     await t.json('POST', '/repositories', { name: 'audited' }, correlation);
-    const last = await t.json('PUT', '/repositories/audited/tags/v1', { digest: digestOf(7) }, correlation);
+    const last = await t.json('PUT', '/repositories/audited/tags/v1', { digest: image(7) }, correlation);
     const page = await t.json('GET', `/events?correlationId=story-42&minPosition=${last.body.position}`);
     expect(page.body.items.map((e: any) => e.type)).toEqual(['RepositoryCreated', 'ImageTagged']);
     expect(page.body.items[1]).toMatchObject({ actor: 'admin', nodeId: 'node-test', streamId: 'repository-audited', version: 2 });

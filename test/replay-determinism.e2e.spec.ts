@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecuteCommand } from '../apps/strata/src/commands/execute-command.js';
-import { digestOf, startTestNode, type TestNode } from './support/test-node.js';
+import { importImage } from './support/images.js';
+import { ADMIN_TOKEN, startTestNode, type TestNode } from './support/test-node.js';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be reproduced from its seed. */
 function prng(seed: number) {
@@ -25,6 +26,9 @@ describe('replay determinism through the whole node', () => {
   let head = 0;
   beforeAll(async () => {
     t = await startTestNode();
+    // Real images first: tags point only at images that exist (their events are part of the log replayed).
+    const images: string[] = [];
+    for (let n = 1; n <= 12; n++) images.push(await importImage(t.url, ADMIN_TOKEN, `replayed-${n}`));
     const bus = t.node.app.get(CommandBus);
     const rand = prng(SEED);
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
@@ -50,7 +54,7 @@ describe('replay determinism through the whole node', () => {
         const repo = pick(names);
         const tag = pick(['latest', 'stable', 'v1', 'v2', 'canary']);
         repos.get(repo)!.add(tag);
-        input = { name: repo, tag, digest: digestOf(1 + Math.floor(rand() * 40)) };
+        input = { name: repo, tag, digest: pick(images) };
       } else if (r < 0.88) {
         const repo = pick(names);
         const tags = [...repos.get(repo)!];

@@ -94,15 +94,16 @@ describe('parseRepoRef / parseTagRef', () => {
 });
 
 describe('parseTagSource', () => {
-  it('takes a full digest as a digest', () => {
-    expect(parseTagSource(`sha256:${hex}`)).toEqual({ digest: `sha256:${hex}` });
+  it('passes every image reference to the node to resolve, full digests included', () => {
+    expect(parseTagSource(`sha256:${hex}`)).toEqual({ image: `sha256:${hex}` });
+    expect(parseTagSource('base:v1')).toEqual({ image: 'base:v1' });
+    expect(parseTagSource('library/base')).toEqual({ image: 'library/base' });
+    expect(parseTagSource(`app@sha256:${hex}`)).toEqual({ image: `app@sha256:${hex}` });
+    expect(parseTagSource('3f2a1b4c')).toEqual({ image: '3f2a1b4c' });
+    expect(parseTagSource('sha256:3f2a')).toEqual({ image: 'sha256:3f2a' });
   });
-  it('takes anything else as a tag to copy (latest by default)', () => {
-    expect(parseTagSource('base:v1')).toEqual({ source: 'base:v1' });
-    expect(parseTagSource('library/base')).toEqual({ source: 'library/base:latest' });
-  });
-  it.each(['sha256:abc', `sha256:${'A'.repeat(64)}`, `sha256:${hex}0`])('refuses the malformed digest %s', (text) => {
-    expect(() => parseTagSource(text)).toThrow(/64 lowercase hex/);
+  it.each(['sha256:abc', `sha256:${'A'.repeat(64)}`, `sha256:${hex}0`, 'sha256:', ''])('refuses the malformed digest or prefix "%s"', (text) => {
+    expect(() => parseTagSource(text)).toThrow(UsageError);
   });
 });
 

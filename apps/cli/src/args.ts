@@ -68,7 +68,6 @@ export function isAfterBound(bound: TimeBound, position: number, occurredAt: str
 
 /** Docker's tag grammar. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export interface RepoRef {
   name: string;
@@ -104,16 +103,24 @@ export function parseTagRef(text: string): { name: string; tag: string } {
   return { name: ref.name, tag: ref.tag ?? 'latest' };
 }
 
-/** The source of `strata tag <source> <target>`: an image digest, or an existing tag to copy. */
-export type TagSource = { digest: string } | { source: string };
+/**
+ * The source of `strata tag <source> <target>`: any image reference (`repo:tag`, `repo@sha256:…`, a
+ * manifest digest, an image id, an id prefix), resolved by the node. Even a full digest goes as a
+ * reference rather than as `{digest}`: `{digest}` means a manifest digest only, while the digest people
+ * have at hand is usually the image id (`strata images --no-trunc`, `Loaded image ID:`).
+ */
+export type TagSource = { image: string };
+
+/** `sha256:` then a full digest (64 hex) or an id prefix (at least 4, as the API requires). */
+const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{4,64}$/;
 
 export function parseTagSource(text: string): TagSource {
-  if (text.startsWith('sha256:')) {
-    if (!DIGEST.test(text)) throw new UsageError(`"${text}": a digest is sha256: followed by 64 lowercase hex characters`);
-    return { digest: text };
+  if (text.trim() === '') throw new UsageError('the source image is empty');
+  // Checked here because the node would read a malformed one as a repository named "sha256".
+  if (text.startsWith('sha256:') && !DIGEST_OR_PREFIX.test(text)) {
+    throw new UsageError(`"${text}": after sha256: come 64 lowercase hex characters (a digest) or at least 4 (an id prefix)`);
   }
-  const { name, tag } = parseTagRef(text);
-  return { source: `${name}:${tag}` };
+  return { image: text };
 }
 
 // ---- event filters ----------------------------------------------------------------------------

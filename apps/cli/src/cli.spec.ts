@@ -122,15 +122,22 @@ describe('commands', () => {
     expect(r3.out).toBe('TAG   DIGEST         UPDATED   BY      POSITION\nv1    cccccccccccc   t         admin          4\n');
   });
 
-  it('tag: a digest source, and a tag source with the target defaulting to latest', async () => {
+  it('tag: any image reference goes as { image }, the target defaulting to latest', async () => {
     const r1 = await strata(['tag', digest('d'), 'library/app:v1'], (_q, res) => sendJson(res, 200, reply(30, ['RepositoryCreated', 'ImageTagged'])));
     expect(r1.requests[0]).toMatchObject({ method: 'PUT', url: '/repositories/library%2Fapp/tags/v1' });
-    expect(JSON.parse(r1.requests[0]!.body)).toEqual({ digest: digest('d') });
+    // Not { digest }: that means a manifest digest only, and a full digest at hand is often the image id.
+    expect(JSON.parse(r1.requests[0]!.body)).toEqual({ image: digest('d') });
     expect(r1.out).toBe('tagged library/app:v1 -> dddddddddddd (created repository library/app, private) at position 30\n');
 
     const r2 = await strata(['tag', 'library/app:v1', 'app'], () => undefined);
     expect(r2.requests[1]!.url).toBe('/repositories/app/tags/latest');
-    expect(JSON.parse(r2.requests[1]!.body)).toEqual({ source: 'library/app:v1' });
+    expect(JSON.parse(r2.requests[1]!.body)).toEqual({ image: 'library/app:v1' });
+    expect(r2.out).toBe('tagged app:latest -> library/app:v1 (created repository app, private) at position 30\n');
+
+    const r3 = await strata(['tag', '3f2a1b4c', 'app:v2'], () => undefined);
+    expect(JSON.parse(r3.requests[2]!.body)).toEqual({ image: '3f2a1b4c' });
+    const r4 = await strata(['tag', `app@${digest('e')}`, 'app:v3'], () => undefined);
+    expect(JSON.parse(r4.requests[3]!.body)).toEqual({ image: `app@${digest('e')}` });
   });
 
   it('untag: DELETEs the tag; insists on a named tag', async () => {

@@ -4,13 +4,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerEvents } from './commands/events.js';
+import { registerImages } from './commands/image.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRepo } from './commands/repo.js';
 import { registerStatus } from './commands/status.js';
+import { registerSystem } from './commands/system-prune.js';
 import { registerTag } from './commands/tag.js';
 import { DEFAULT_URL } from './config.js';
 import { contextFor, type Context, type Io } from './context.js';
-import { EXIT, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
+import { EXIT, LocalError, PartialFailure, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
 import { version } from './version.js';
 
 export function buildProgram(io: Io, contexts: Context[] = []): Command {
@@ -54,9 +56,11 @@ Exit codes: 0 success, 1 the request failed (or the node is unreachable), 2 usag
     });
   registerRepo(program, contextOf);
   registerTag(program, contextOf);
+  registerImages(program, contextOf);
   registerEvents(program, contextOf);
   registerReplay(program, contextOf);
   registerStatus(program, contextOf);
+  registerSystem(program, contextOf);
   return program;
 }
 
@@ -85,6 +89,7 @@ function report(error: unknown, io: Io, ctx: Context | undefined): number {
     line(io, `error: ${error.message}`);
     return EXIT.usage;
   }
+  if (error instanceof PartialFailure) return EXIT.failure; // each failure is on stderr already
   if (error instanceof ProblemError) {
     line(io, `error: ${error.problem.detail} (${error.problem.code})`);
     if (error.status === 401 && ctx) {
@@ -110,7 +115,7 @@ function report(error: unknown, io: Io, ctx: Context | undefined): number {
     }
     return EXIT.resync;
   }
-  if (error instanceof ProtocolError) {
+  if (error instanceof ProtocolError || error instanceof LocalError) {
     line(io, `error: ${error.message}`);
     return EXIT.failure;
   }

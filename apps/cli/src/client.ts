@@ -1,9 +1,10 @@
 /**
  * The CLI's only way to the node: HTTP, with the API types from @strata/api. Turns problem+json answers
- * into ProblemError, transport failures into UnreachableError, and decodes the two streaming answers
- * (replay's NDJSON, the live events' SSE).
+ * into ProblemError, transport failures into UnreachableError, decodes the two streaming answers
+ * (replay's NDJSON, the live events' SSE), and streams archives both ways (upload, download).
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type {
   CommandReply,
   EventView,
@@ -14,7 +15,8 @@ import type {
   ResyncNotice,
 } from '@strata/api';
 import { ProblemError, ProtocolError, ResyncError, UnreachableError } from './errors.js';
-import { parseSse, readLines, readNdjson } from './streams.js';
+import { iterate, parseSse, readLines, readNdjson } from './streams.js';
+import { counted, openFileUpload, openStreamUpload, type UploadStream } from './upload-source.js';
 
 export type QueryValue = string | number | boolean | readonly string[] | null | undefined;
 export type Query = Record<string, QueryValue>;
@@ -57,6 +59,10 @@ interface SendOptions {
 }
 
 const JSON_ACCEPT = 'application/json, application/problem+json';
+const BYTES_ACCEPT = 'application/x-tar, application/octet-stream, application/problem+json';
+
+/** Told after each piece of an upload is handed to the connection; total is null when unknown. */
+export type UploadProgress = (bytesSent: number, total: number | null) => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class StrataClient {
@@ -101,8 +107,92 @@ export class StrataClient {
     body?: unknown,
     query?: Query,
   ): Promise<CommandReply<R>> {
+    return this.invoke<CommandReply<R>>(method, path, body, query);
+  }
+
+  /** A command whose answer is not a bare CommandReply (RemoveImageReply, PruneReply). */
+  async invoke<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query?: Query): Promise<T> {
     const { res, text } = await this.send(method, path, { query, body, accept: JSON_ACCEPT, idempotencyKey: randomUUID() });
-    return parseJson(res, text) as CommandReply<R>;
+    return parseJson(res, text) as T;
+  }
+
+  /**
+   * POST an archive as the request body, streamed: a file path (read piece by piece from disk) or a
+   * stream. The content type is application/gzip when the first bytes are gzip's magic number, else
+   * application/x-tar. Never retried: a body half sent cannot be sent again (the Idempotency-Key still
+   * protects against a proxy's replay). The timeout counts from the last piece sent, not from the start:
+   * a large archive on a slow line is not a dead node.
+   */
+  async upload<T>(path: string, query: Query, source: string | UploadStream, onProgress?: UploadProgress): Promise<T> {
+    const upload = typeof source === 'string' ? await openFileUpload(source) : await openStreamUpload(source);
+    const stalled = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stalled.abort(), this.timeoutMs);
+    };
+    let sent = 0;
+    // Errors of our own side (a file that cannot be read, a layout that changed while being sent)
+    // surface from fetch as "fetch failed": remember them to report them as they are.
+    let sourceError: unknown;
+    async function* guarded(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* counted(upload.chunks, (bytes) => {
+          sent += bytes;
+          arm();
+          onProgress?.(sent, upload.size);
+        });
+      } catch (error) {
+        sourceError = error;
+        throw error;
+      }
+    }
+    const body = Readable.from(guarded(), { objectMode: false });
+    const callers = [this.signal].filter((s): s is AbortSignal => s !== undefined);
+    const headers = this.headers(JSON_ACCEPT, { 'Content-Type': upload.contentType, 'Idempotency-Key': randomUUID() });
+    arm();
+    try {
+      const res = await fetch(this.href(path, query), {
+        method: 'POST',
+        headers,
+        body,
+        duplex: 'half',
+        signal: AbortSignal.any([...callers, stalled.signal]),
+      } as RequestInit);
+      const text = await res.text();
+      if (!res.ok) throw new ProblemError(toProblem(res, text));
+      return parseJson(res, text) as T;
+    } catch (error) {
+      if (sourceError !== undefined) throw sourceError;
+      if (error instanceof ProblemError || callers.some((s) => s.aborted)) throw error;
+      if (stalled.signal.aborted) {
+        throw new UnreachableError(this.url, `no progress within ${this.timeoutMs / 1000} s after ${sent} bytes sent`, { cause: error });
+      }
+      throw new UnreachableError(this.url, networkReason(error), { cause: error });
+    } finally {
+      clearTimeout(timer);
+      body.destroy(); // closes the file if the request ended before reading it all
+    }
+  }
+
+  /**
+   * GET a byte stream (`save`'s tar, `image cat`'s file), returned once the headers are in. A problem
+   * answer is a ProblemError before any byte is returned; a connection cut mid-stream makes the stream
+   * fail with a ProtocolError, so a caller never mistakes a truncated download for a whole one.
+   */
+  async download(path: string, query?: Query): Promise<Readable> {
+    const { res } = await this.send('GET', path, { query, accept: BYTES_ACCEPT, stream: true });
+    const source = bodyOf(res);
+    const signal = this.signal;
+    async function* guarded(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* iterate(source);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        throw new ProtocolError(`the download of ${path} was cut off (${networkReason(error)})`, { cause: error });
+      }
+    }
+    return Readable.from(guarded(), { objectMode: false });
   }
 
   /**
@@ -173,6 +263,12 @@ export class StrataClient {
     }
   }
 
+  private headers(accept: string, extra?: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { Accept: accept, 'User-Agent': this.userAgent, ...extra };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    return headers;
+  }
+
   private href(path: string, query?: Query): string {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -192,8 +288,7 @@ export class StrataClient {
    */
   private async send(method: string, path: string, options: SendOptions): Promise<{ res: Response; text: string | null }> {
     const url = this.href(path, options.query);
-    const headers: Record<string, string> = { Accept: options.accept, 'User-Agent': this.userAgent, ...options.headers };
-    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const headers = this.headers(options.accept, options.headers);
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
     let body: string | undefined;
     if (options.body !== undefined) {

@@ -7,8 +7,11 @@ import { version } from './version.js';
 
 /** The process's side of the CLI, injected so tests run the whole CLI in-process. */
 export interface Io {
-  stdout: { write(chunk: string): unknown };
+  /** A byte stream: `image cat` and `save` write binary data to it. */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** `strata load < archive`. A function, so commands that never read stdin never open it. */
+  stdin?: () => NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   now: () => Date;
   /** Aborted on Ctrl-C: long-running commands (events --follow) end cleanly on it. */

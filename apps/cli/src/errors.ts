@@ -16,6 +16,14 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A local file could not be read or written after the command had started (a layout that changed
+ * while being sent, a full disk under `save -o`). Exit code 1: the command line was fine.
+ */
+export class LocalError extends Error {
+  override readonly name = 'LocalError';
+}
+
 /** The node answered with an error: its problem+json body (or one made up from a non-JSON answer). */
 export class ProblemError extends Error {
   override readonly name = 'ProblemError';
@@ -54,4 +62,12 @@ export class ResyncError extends Error {
   constructor(readonly notice: ResyncNotice) {
     super(notice.message);
   }
+}
+
+/**
+ * A command over several targets (`rmi a b`, `image inspect a b`) went on past a failure, as Docker's
+ * do, and has already printed each failure: nothing more to say, but the exit code is 1.
+ */
+export class PartialFailure extends Error {
+  override readonly name = 'PartialFailure';
 }

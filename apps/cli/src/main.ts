@@ -16,6 +16,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: () => process.stdin,
   env: process.env,
   now: () => new Date(),
   signal: interrupt.signal,

@@ -21,7 +21,7 @@ export async function* readLines(body: AsyncIterable<Uint8Array> | ReadableStrea
 }
 
 /** A web ReadableStream read through its reader: works whatever the lib typings say about iteration. */
-async function* iterate(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* iterate(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   if (!('getReader' in body)) {
     yield* body;
     return;

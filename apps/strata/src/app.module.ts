@@ -1,8 +1,9 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { domainUpcasters } from '@strata/domain';
 import { EVENT_STORE, SqliteEventStore, type EventStore } from '@strata/eventstore';
+import { ContentLeases, FsContentStore, openSnapshotter } from '@strata/layers';
 import { ProjectionEngine } from '@strata/projections';
 import { join } from 'node:path';
 import { AuthGuard } from './auth/auth.guard.js';
@@ -17,6 +18,12 @@ import { EventsController } from './http/events.controller.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { RepositoriesController } from './http/repositories.controller.js';
 import { SystemController } from './http/system.controller.js';
+import { ImagesController } from './http/images.controller.js';
+import { PruneController } from './http/prune.controller.js';
+import { ImageCommands } from './images/image-commands.js';
+import { ImageResolver } from './images/image-resolver.js';
+import { ImagesService } from './images/images.service.js';
+import { CONTENT_STORE, SNAPSHOTTER } from './images/layer-tokens.js';
 import { Metrics } from './metrics/metrics.js';
 import { ReadModels } from './projections/read-models.service.js';
 
@@ -27,7 +34,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [SystemController, RepositoriesController, CommandsController, EventsController, AdminController],
+      controllers: [
+        SystemController,
+        RepositoriesController,
+        ImagesController,
+        PruneController,
+        CommandsController,
+        EventsController,
+        AdminController,
+      ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         {
@@ -55,6 +70,21 @@ export class AppModule {
             return engine;
           },
         },
+        // The content store lives in the data directory itself: <dataDir>/blobs/sha256/<hex> (DESIGN.md).
+        { provide: CONTENT_STORE, useFactory: () => FsContentStore.open(config.dataDir) },
+        { provide: ContentLeases, useValue: new ContentLeases() },
+        {
+          // Overlay when this machine can (root, kernel overlayfs, xattrs), native otherwise; the node says which.
+          provide: SNAPSHOTTER,
+          useFactory: async () => {
+            const opened = await openSnapshotter(join(config.dataDir, 'snapshots'), { prefer: config.snapshotter });
+            new Logger('layers').log({ msg: `snapshotter: ${opened.snapshotter.name}`, snapshotter: opened.snapshotter.name, reason: opened.reason });
+            return opened;
+          },
+        },
+        ImageResolver,
+        ImageCommands,
+        ImagesService,
         { provide: TokenStore, useFactory: () => new TokenStore(config.dataDir, config.adminToken) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -55,7 +55,12 @@ export async function startNode(config: NodeConfig, options: { quiet?: boolean }
     url,
     config,
     close: () => (closing ??= (async () => {
+      // A client that stopped reading a long answer (a save, a file) must not hold the shutdown forever.
+      const server = app.getHttpServer() as import('node:http').Server;
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      force.unref();
       await app.close();
+      clearTimeout(force);
       await store.close();
     })()),
   };

@@ -171,6 +171,8 @@ export interface StatusReply {
   nodeId: string;
   version: string;
   backend: 'sqlite' | 'jetstream';
+  /** The snapshotter this node uses, and why (overlay needs root and kernel overlayfs). */
+  snapshotter: { name: 'overlay' | 'native'; reason: string };
   dataDir: string;
   head: number;
   projections: ProjectionStatus[];

@@ -13,7 +13,7 @@ type ContextOf = (command: Command) => Context;
 export const atPosition = (reply: CommandReply): string => `at position ${reply.position}`;
 
 /** An `--at` answer is about the past: say which past, on stderr so stdout stays the table. */
-function noteAsOf(ctx: Context, options: QueryOptions, reply: { position: number }): void {
+export function noteAsOf(ctx: Context, options: QueryOptions, reply: { position: number }): void {
   if (options.at !== undefined) ctx.note(`as of position ${reply.position}`);
 }
 

@@ -16,6 +16,9 @@ export interface RecordedRequest {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body as received, and in how many pieces it arrived (an upload streams in many). */
+  bytes: Buffer;
+  chunks: number;
 }
 
 export type Handler = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
@@ -40,6 +43,8 @@ export async function startFakeNode(handler: Handler): Promise<FakeNode> {
         query: parsed.searchParams,
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        bytes: Buffer.concat(chunks),
+        chunks: chunks.length,
       };
       requests.push(recorded);
       Promise.resolve(handler(recorded, res)).catch((error: unknown) => {
@@ -70,26 +75,51 @@ export function sendProblem(res: ServerResponse, status: number, code: string, d
     .end(JSON.stringify({ type: `https://strata.dev/problems/${code}`, title: code, status, code, detail, ...extra }));
 }
 
-/** An Io that captures stdout and stderr as text, for running the CLI in-process. */
-export function captureIo(env: NodeJS.ProcessEnv, now = new Date('2024-05-01T12:00:00Z')) {
-  let out = '';
-  let err = '';
-  // Written synchronously, so the text is complete when `run` resolves.
-  const stderr = new Writable({
-    decodeStrings: false,
-    write(chunk: string | Buffer, _encoding, done) {
-      err += chunk.toString();
-      done();
-    },
-  });
+export interface CaptureOptions {
+  now?: Date;
+  /** Pretend stdout / stderr is a terminal (save's -o rule, the progress bar). */
+  stdoutTTY?: boolean;
+  stderrTTY?: boolean;
+  /** What `strata load < file` reads. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+/** A Writable that keeps every byte written to it, synchronously (complete when `run` resolves). */
+function bytesSink(tty: boolean | undefined) {
+  const chunks: Buffer[] = [];
+  const stream = Object.assign(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk);
+        done();
+      },
+    }),
+    { isTTY: tty },
+  );
+  return { stream, bytes: () => Buffer.concat(chunks) };
+}
+
+/** An Io that captures stdout and stderr, for running the CLI in-process. */
+export function captureIo(env: NodeJS.ProcessEnv, options: CaptureOptions | Date = {}) {
+  const opts = options instanceof Date ? { now: options } : options;
+  const now = opts.now ?? new Date('2024-05-01T12:00:00Z');
+  const stdout = bytesSink(opts.stdoutTTY);
+  const stderr = bytesSink(opts.stderrTTY);
+  const stdin = opts.stdin;
   const io: Io = {
-    stdout: { write: (s: string) => (out += s) },
-    stderr,
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    stdin: stdin ? () => stdin : undefined,
     env,
     now: () => now,
     clientOptions: { retryDelayMs: 5, timeoutMs: 5000 },
   };
-  return { io, out: () => out, err: () => err };
+  return {
+    io,
+    out: () => stdout.bytes().toString('utf8'),
+    outBytes: stdout.bytes,
+    err: () => stderr.bytes().toString('utf8'),
+  };
 }
 
 export const digest = (c: string): string => `sha256:${c.repeat(64).slice(0, 64)}`;

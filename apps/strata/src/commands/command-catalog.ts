@@ -68,6 +68,9 @@ const tagImage = {
     }),
   decider: repositoryDecider,
   prepare: async (i: TagImageInput, context: CommandContext) => {
+    // The cheap checks of the input first, then the lookups.
+    assertRepositoryName(i.name);
+    assertTag(i.tag);
     const digest =
       i.digest !== undefined
         ? assertDigest(i.digest)

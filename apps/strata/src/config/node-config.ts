@@ -18,6 +18,14 @@ export interface NodeConfig {
   bodyLimit: number;
   /** Upper bound for ?minPosition= waits, ms. */
   maxWaitMs: number;
+  /** Which snapshotter: overlay when possible (auto), or forced. */
+  snapshotter: 'auto' | 'overlay' | 'native';
+  /** Largest uncompressed layer accepted (the gzip-bomb cap), bytes. */
+  maxLayerBytes: number;
+  /** setuid/setgid bits in imported layers: keep them (Docker's behaviour), strip them, or refuse the layer. */
+  setuid: 'allow' | 'strip' | 'reject';
+  /** Blobs younger than this are never pruned (an import may be writing them), ms. */
+  pruneGraceMs: number;
 }
 
 export const NODE_CONFIG = Symbol('NodeConfig');
@@ -38,6 +46,7 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
       'node-id': { type: 'string' },
       synchronous: { type: 'string' },
       'log-format': { type: 'string' },
+      snapshotter: { type: 'string' },
     },
   });
   const dataDir = resolve(values['data-dir'] ?? env.STRATA_DATA_DIR ?? './.strata');
@@ -51,6 +60,14 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
   if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`invalid log format ${logFormat}: use json or text`);
   const adminToken = values['admin-token'] ?? env.STRATA_ADMIN_TOKEN ?? null;
   if (adminToken !== null && adminToken.length < 16) throw new ConfigError('STRATA_ADMIN_TOKEN must be at least 16 characters');
+  const snapshotter = values.snapshotter ?? env.STRATA_SNAPSHOTTER ?? 'auto';
+  if (snapshotter !== 'auto' && snapshotter !== 'overlay' && snapshotter !== 'native') {
+    throw new ConfigError(`invalid snapshotter ${snapshotter}: use auto, overlay or native`);
+  }
+  const setuid = env.STRATA_SETUID ?? 'allow';
+  if (setuid !== 'allow' && setuid !== 'strip' && setuid !== 'reject') throw new ConfigError(`invalid STRATA_SETUID ${setuid}: use allow, strip or reject`);
+  const maxLayerBytes = Number(env.STRATA_MAX_LAYER_BYTES ?? 16 * 1024 ** 3);
+  if (!Number.isSafeInteger(maxLayerBytes) || maxLayerBytes <= 0) throw new ConfigError('STRATA_MAX_LAYER_BYTES must be a positive byte count');
   mkdirSync(dataDir, { recursive: true });
   return {
     dataDir,
@@ -63,6 +80,10 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
     logFormat,
     bodyLimit: Number(env.STRATA_BODY_LIMIT ?? 1024 * 1024),
     maxWaitMs: Number(env.STRATA_MAX_WAIT_MS ?? 10_000),
+    snapshotter,
+    maxLayerBytes,
+    setuid,
+    pruneGraceMs: Number(env.STRATA_PRUNE_GRACE_MS ?? 60 * 60 * 1000),
   };
 }
 

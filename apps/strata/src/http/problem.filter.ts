@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Problem } from '@strata/api';
 import { DomainError } from '@strata/domain';
+import { LayerError } from '@strata/layers';
 import { ConcurrencyError, InvalidAppendError } from '@strata/eventstore';
 import type { Request, Response } from 'express';
 import { ReplayInProgressError } from '@strata/projections';
@@ -8,6 +9,8 @@ import { ZodError } from 'zod';
 import { ApiError } from './api-error.js';
 
 const STATUS_OF_KIND = { invalid: 400, 'not-found': 404, conflict: 409, forbidden: 403 } as const;
+/** A hostile or broken archive is the client's input (400); a machine that cannot do it is 503. */
+const LAYER_STATUS_OF_KIND = { invalid: 400, 'not-found': 404, conflict: 409, unavailable: 503 } as const;
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
   409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error',
@@ -31,6 +34,7 @@ export function toProblem(error: unknown, instance?: string): Problem {
   });
   if (error instanceof ApiError) return make(error.status, error.code, error.message, error.details);
   if (error instanceof DomainError) return make(STATUS_OF_KIND[error.kind], error.code, error.message, error.details);
+  if (error instanceof LayerError) return make(LAYER_STATUS_OF_KIND[error.kind], error.code, error.message, error.details);
   if (error instanceof ConcurrencyError) {
     return make(409, error.code, `${error.message}; the stream kept changing while the command was retried, try again`, {
       streamId: error.streamId,

@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { CommandGateway } from '../commands/command-gateway.js';
 import { ReadModels, type ReadOptions } from '../projections/read-models.service.js';
 import { ApiError } from './api-error.js';
+import { parseFlag } from './query-flags.js';
 
 const asObject = (body: unknown): Record<string, unknown> => {
   if (body === undefined) return {};
@@ -14,11 +15,6 @@ const asObject = (body: unknown): Record<string, unknown> => {
   return body as Record<string, unknown>;
 };
 
-function parseForce(value: string | undefined): boolean {
-  if (value === undefined || value === 'false' || value === '0') return false;
-  if (value === 'true' || value === '1' || value === '') return true;
-  throw new ApiError(400, 'VALIDATION_FAILED', 'force must be true or false');
-}
 
 /** Repositories and their tags. Names contain '/', so they travel URL-encoded in paths. */
 @Controller('repositories')
@@ -52,7 +48,7 @@ export class RepositoriesController {
   @Delete(':name')
   @HttpCode(200)
   remove(@Req() request: Request, @Param('name') name: string, @Query('force') force?: string): Promise<CommandReply> {
-    return this.commands.execute(request, 'DeleteRepository', { name, force: parseForce(force) });
+    return this.commands.execute(request, 'DeleteRepository', { name, force: parseFlag(force, 'force') });
   }
 
   @Put(':name/visibility')

@@ -4,6 +4,8 @@ import { EVENT_STORE, type EventStore } from '@strata/eventstore';
 import type { Response } from 'express';
 import { Public, type AuthenticatedRequest } from '../auth/auth.guard.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
+import type { OpenedSnapshotter } from '@strata/layers';
+import { SNAPSHOTTER } from '../images/layer-tokens.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ReadModels } from '../projections/read-models.service.js';
 import { openApiDocument } from './openapi.js';
@@ -18,6 +20,7 @@ export class SystemController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly reads: ReadModels,
     private readonly metrics: Metrics,
+    @Inject(SNAPSHOTTER) private readonly snapshots: OpenedSnapshotter,
   ) {}
 
   /** Liveness, the only route that needs no token. */
@@ -34,6 +37,7 @@ export class SystemController {
       nodeId: this.config.nodeId,
       version: STRATA_VERSION,
       backend: this.config.natsUrl ? 'jetstream' : 'sqlite',
+      snapshotter: { name: this.snapshots.snapshotter.name, reason: this.snapshots.reason },
       dataDir: this.config.dataDir,
       head,
       projections,

@@ -5,6 +5,7 @@ export * from './shared/errors.js';
 export * from './shared/upcasting.js';
 export * from './repository/index.js';
 export * from './image/index.js';
+export * from './container/index.js';
 
 import { repositoryUpcasters } from './repository/upcasters.js';
 import { UpcasterChain } from './shared/upcasting.js';

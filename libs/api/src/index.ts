@@ -299,3 +299,134 @@ export interface PruneReply {
   freedBytes: number;
   removedSnapshots: number;
 }
+
+// ---- containers -----------------------------------------------------------------------------------
+//
+// A container is named by its id, a unique id prefix, or its name (like Docker).
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removed';
+export type ExitReason = 'completed' | 'stopped' | 'killed' | 'oom' | 'node-restart' | 'error';
+
+export interface ContainerRunConfigView {
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  env: string[];
+  workingDir: string;
+  user: string;
+  labels: Record<string, string>;
+  hostname: string;
+  stopSignal: string;
+  stopTimeoutSeconds: number;
+}
+
+export interface ContainerView {
+  id: string;
+  name: string;
+  image: { manifestDigest: string; imageId: string; reference: string };
+  status: ContainerStatus;
+  exitCode: number | null;
+  exitReason: ExitReason | null;
+  restartCount: number;
+  restartPolicy: string;
+  nodeId: string;
+  snapshotter: 'overlay' | 'native';
+  config: ContainerRunConfigView;
+  createdAt: string;
+  createdBy: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  position: number;
+}
+
+/** POST /containers: like `docker create`. */
+export interface CreateContainerRequest {
+  image: string;
+  name?: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  hostname?: string;
+  /** no | on-failure[:N] | always | unless-stopped */
+  restart?: string;
+  stopSignal?: string;
+  stopTimeout?: number;
+}
+
+/** Answer of every container command: the container as it is after it, and the command's reply. */
+export interface ContainerReply {
+  container: ContainerView;
+  commands: CommandReply[];
+  position: number;
+}
+
+/** GET /containers/{ref}/changes: `docker diff`, relative to the image. */
+export interface DiffEntryView {
+  kind: 'A' | 'C' | 'D';
+  path: string;
+}
+
+/** One recorded change of the writable layer (GET /containers/{ref}/files/history?path=). */
+export interface FileChangeView {
+  position: number;
+  at: string;
+  actor: string;
+  source: 'api' | 'process';
+  path: string;
+  kind: 'A' | 'C' | 'D';
+  type: string | null;
+  size: number | null;
+  digest: string | null;
+  mode: number | null;
+}
+
+/** POST /containers/{ref}/wait */
+export interface WaitReply {
+  exitCode: number;
+  reason: ExitReason | null;
+}
+
+/** GET /containers/{ref}/logs?since=&tail=&follow= (application/x-ndjson) */
+export interface LogLineView {
+  time: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+/** POST /containers/{ref}/exec */
+export interface ExecRequest {
+  cmd: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+}
+export interface ExecReply {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** GET /containers/{ref}/top */
+export interface TopReply {
+  titles: string[];
+  processes: string[][];
+}
+
+/** POST /containers/{ref}/commit: like `docker commit`. */
+export interface CommitRequest {
+  /** "repo:tag" to tag the new image with. */
+  tag?: string;
+  author?: string;
+  message?: string;
+  /** Dockerfile instructions that change the config: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL. */
+  changes?: string[];
+  /** Pause a running container while its layer is read (default true). */
+  pause?: boolean;
+}
+export interface CommitReply {
+  image: ImageView;
+  commands: CommandReply[];
+  position: number;
+}

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { ImageView, ProjectionsReply, ReplayProgress, ReplayResult, RepositoryView, TagMoveView, TagView } from '@strata/api';
+import type { ContainerView, FileChangeView, ImageView, ProjectionsReply, ReplayProgress, ReplayResult, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import { invalid, type EventEnvelope } from '@strata/domain';
 import type { EventStore, Subscription } from '@strata/eventstore';
 import { catchUp } from './catch-up.js';
@@ -419,6 +419,26 @@ export class ProjectionEngine implements ReadModel {
   async liveImageBlobs(): Promise<Set<string>> {
     await this.swapping;
     return this.view.liveImageBlobs();
+  }
+  async listContainers(all: boolean): Promise<ContainerView[]> {
+    await this.swapping;
+    return this.view.listContainers(all);
+  }
+  async getContainer(id: string): Promise<ContainerView | null> {
+    await this.swapping;
+    return this.view.getContainer(id);
+  }
+  async findContainers(ref: string): Promise<ContainerView[]> {
+    await this.swapping;
+    return this.view.findContainers(ref);
+  }
+  async containersUsingImage(manifestDigest: string): Promise<string[]> {
+    await this.swapping;
+    return this.view.containersUsingImage(manifestDigest);
+  }
+  async fileChanges(containerId: string, path?: string): Promise<FileChangeView[]> {
+    await this.swapping;
+    return this.view.fileChanges(containerId, path);
   }
   async queryEvents(filter: EventFilter = {}): Promise<EventPage> {
     await this.swapping;

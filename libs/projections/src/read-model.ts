@@ -1,4 +1,4 @@
-import type { EventsReply, ImageView, RepositoryView, TagMoveView, TagView } from '@strata/api';
+import type { ContainerView, EventsReply, FileChangeView, ImageView, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import type { EventFilter } from './event-filter.js';
 
 /** One page of the audit log: pass `next` as `after` for the following page (null: last page). */
@@ -31,6 +31,15 @@ export interface ReadModel {
   findImagesByPrefix(prefix: string): Promise<ImageView[]>;
   /** Every blob a live image needs: manifests, configs, layers. For the content store's prune. */
   liveImageBlobs(): Promise<Set<string>>;
+  /** Live containers, newest first; only running and paused ones unless `all` (like `docker ps [-a]`). */
+  listContainers(all: boolean): Promise<ContainerView[]>;
+  getContainer(id: string): Promise<ContainerView | null>;
+  /** Containers whose id is `ref`, whose name is `ref`, or whose id starts with `ref`. */
+  findContainers(ref: string): Promise<ContainerView[]>;
+  /** Ids of the live containers made from the image (they hold it: rmi refuses). */
+  containersUsingImage(manifestDigest: string): Promise<string[]>;
+  /** Recorded changes of a container's writable layer, oldest first (of one path, if given). */
+  fileChanges(containerId: string, path?: string): Promise<FileChangeView[]>;
   /** sha256 over every read-model table (not the checkpoints). */
   checksum(): Promise<string>;
 }

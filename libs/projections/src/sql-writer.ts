@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import { categoryOf, type EventEnvelope, type ImageCreatedData } from '@strata/domain';
-import type { ReadModelWriter, TagMoveRow } from './projectors/projector.js';
+import { categoryOf, formatRestartPolicy, type ContainerCreatedData, type EventEnvelope, type FileChange, type ImageCreatedData } from '@strata/domain';
+import type { ContainerChanges, ReadModelWriter, TagMoveRow } from './projectors/projector.js';
 
 /**
  * The ReadModelWriter over better-sqlite3 prepared statements: the hot path of every batch, so no ORM
@@ -8,8 +8,9 @@ import type { ReadModelWriter, TagMoveRow } from './projectors/projector.js';
  */
 export class SqlReadModelWriter implements ReadModelWriter {
   private readonly stmt;
+  private readonly containerUpdates = new Map<string, Database.Statement>();
 
-  constructor(db: Database.Database) {
+  constructor(private readonly db: Database.Database) {
     this.stmt = {
       createRepository: db.prepare(
         `INSERT INTO repositories (name, visibility, tag_count, created_at, updated_at, position)
@@ -47,6 +48,17 @@ export class SqlReadModelWriter implements ReadModelWriter {
       ),
       deleteImage: db.prepare('DELETE FROM images WHERE manifest_digest = ?'),
       deleteImageLayers: db.prepare('DELETE FROM image_layers WHERE manifest_digest = ?'),
+      createContainer: db.prepare(
+        `INSERT OR REPLACE INTO containers (id, name, image_digest, image_id, image_ref, status, exit_code, exit_reason,
+           restart_count, restart_policy, node_id, snapshotter, config, created_at, created_by, started_at, finished_at, position)
+         VALUES (@id, @name, @imageDigest, @imageId, @imageRef, 'created', NULL, NULL, 0, @restartPolicy, @nodeId, @snapshotter,
+           @config, @at, @by, NULL, NULL, @position)`,
+      ),
+      removeContainer: db.prepare('DELETE FROM containers WHERE id = ?'),
+      recordFileChange: db.prepare(
+        `INSERT INTO container_file_changes (position, idx, container_id, path, kind, type, size, digest, mode, source, at, actor)
+         VALUES (@position, @idx, @containerId, @path, @kind, @type, @size, @digest, @mode, @source, @at, @actor)`,
+      ),
       recordEvent: db.prepare(
         `INSERT INTO audit_log (position, event_id, stream_id, category, type, schema_version, version, occurred_at,
            actor, command_id, correlation_id, causation_id, node_id, data)
@@ -116,6 +128,51 @@ export class SqlReadModelWriter implements ReadModelWriter {
   deleteImage(manifestDigest: string): void {
     this.stmt.deleteImageLayers.run(manifestDigest);
     this.stmt.deleteImage.run(manifestDigest);
+  }
+
+  createContainer(c: ContainerCreatedData, at: string, by: string, position: number): void {
+    this.stmt.createContainer.run({
+      id: c.id,
+      name: c.name,
+      imageDigest: c.image.manifestDigest,
+      imageId: c.image.imageId,
+      imageRef: c.image.reference,
+      restartPolicy: formatRestartPolicy(c.restartPolicy),
+      nodeId: c.nodeId,
+      snapshotter: c.snapshotter,
+      config: JSON.stringify(c.config),
+      at,
+      by,
+      position,
+    });
+  }
+
+  updateContainer(id: string, changes: ContainerChanges, position: number): void {
+    const columns: Record<keyof ContainerChanges, string> = {
+      status: 'status', name: 'name', exitCode: 'exit_code', exitReason: 'exit_reason',
+      restartCount: 'restart_count', startedAt: 'started_at', finishedAt: 'finished_at',
+    };
+    const keys = (Object.keys(changes) as (keyof ContainerChanges)[]).filter((k) => changes[k] !== undefined);
+    // One statement per shape of change, prepared once (the shapes are few and fixed by the projector).
+    const sql = `UPDATE containers SET ${keys.map((k) => `${columns[k]} = @${k}`).join(', ')}${keys.length ? ', ' : ''}position = @position WHERE id = @id`;
+    let statement = this.containerUpdates.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.containerUpdates.set(sql, statement);
+    }
+    statement.run({ ...Object.fromEntries(keys.map((k) => [k, changes[k]])), id, position });
+  }
+
+  removeContainer(id: string): void {
+    this.stmt.removeContainer.run(id);
+  }
+
+  recordFileChanges(id: string, source: string, changes: FileChange[], at: string, by: string, position: number): void {
+    changes.forEach((c, idx) =>
+      this.stmt.recordFileChange.run({
+        position, idx, containerId: id, path: c.path, kind: c.kind, type: c.type, size: c.size, digest: c.digest, mode: c.mode, source, at, actor: by,
+      }),
+    );
   }
 
   recordEvent(event: EventEnvelope): void {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { EventView, ImageView, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import type { ContainerView, EventView, FileChangeView, ImageView, RepositoryView, TagMoveView, TagView, Visibility } from '@strata/api';
+import { toContainerView, toFileChangeView, type ContainerRow, type FileChangeRow } from './container-views.js';
 import { compileEventFilter, type EventFilter } from './event-filter.js';
 import { toImageView, type ImageLayerRow, type ImageRow } from './image-views.js';
 import type { ReadDatabase } from './read-database.js';
@@ -136,6 +137,17 @@ export class SqliteReadModel implements ReadModel {
       allLayers: raw.prepare<[], ImageLayerRow>('SELECT * FROM image_layers ORDER BY manifest_digest, idx'),
       tagsOf: raw.prepare<[string], TagRow>('SELECT * FROM tags WHERE digest = ? ORDER BY repository, tag'),
       allTags: raw.prepare<[], TagRow>('SELECT * FROM tags ORDER BY repository, tag'),
+      containers: raw.prepare<[], ContainerRow>("SELECT * FROM containers WHERE status IN ('running', 'paused') ORDER BY position DESC"),
+      allContainers: raw.prepare<[], ContainerRow>('SELECT * FROM containers ORDER BY created_at DESC, id'),
+      container: raw.prepare<[string], ContainerRow>('SELECT * FROM containers WHERE id = ?'),
+      containersByRef: raw.prepare<[string, string, string], ContainerRow>(
+        'SELECT * FROM containers WHERE id = ? OR name = ? OR id LIKE ? ORDER BY id',
+      ),
+      containersOfImage: raw.prepare<[string], { id: string }>('SELECT id FROM containers WHERE image_digest = ? ORDER BY id'),
+      fileChanges: raw.prepare<[string], FileChangeRow>('SELECT * FROM container_file_changes WHERE container_id = ? ORDER BY position, idx'),
+      fileChangesOfPath: raw.prepare<[string, string], FileChangeRow>(
+        'SELECT * FROM container_file_changes WHERE container_id = ? AND path = ? ORDER BY position, idx',
+      ),
       tagAt: raw.prepare<[string, string, number], TagMoveRow>(
         `SELECT ${MOVE_COLUMNS} FROM tag_history WHERE repository = ? AND tag = ? AND position <= ?
          ORDER BY position DESC LIMIT 1`,
@@ -191,6 +203,29 @@ export class SqliteReadModel implements ReadModel {
     for (const row of this.stmt.images.all()) live.add(row.manifest_digest).add(row.image_id);
     for (const layer of this.stmt.allLayers.all()) live.add(layer.digest);
     return live;
+  }
+
+  async listContainers(all: boolean): Promise<ContainerView[]> {
+    return (all ? this.stmt.allContainers : this.stmt.containers).all().map(toContainerView);
+  }
+
+  async getContainer(id: string): Promise<ContainerView | null> {
+    const row = this.stmt.container.get(id);
+    return row ? toContainerView(row) : null;
+  }
+
+  async findContainers(ref: string): Promise<ContainerView[]> {
+    const prefix = /^[a-f0-9]{1,64}$/.test(ref) ? `${ref}%` : '\0'; // only hex is an id prefix
+    return this.stmt.containersByRef.all(ref, ref, prefix).map(toContainerView);
+  }
+
+  async containersUsingImage(manifestDigest: string): Promise<string[]> {
+    return this.stmt.containersOfImage.all(manifestDigest).map((r) => r.id);
+  }
+
+  async fileChanges(containerId: string, path?: string): Promise<FileChangeView[]> {
+    const rows = path === undefined ? this.stmt.fileChanges.all(containerId) : this.stmt.fileChangesOfPath.all(containerId, path);
+    return rows.map(toFileChangeView);
   }
 
   private imageView(row: ImageRow): ImageView {

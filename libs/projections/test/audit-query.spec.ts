@@ -21,7 +21,7 @@ describe('audit queries', () => {
       await store.append(
         `container-c${i}`,
         'no-stream',
-        [{ eventId: `c-${i}`, type: 'ContainerCreated', schemaVersion: 1, occurredAt: '2025-06-01T00:00:00.000Z', actor: 'bob', correlationId: 'corr-containers', causationId: null, nodeId: 'node-b', data: { id: `c${i}` } }],
+        [{ eventId: `c-${i}`, type: 'ContainerProbed', schemaVersion: 1, occurredAt: '2025-06-01T00:00:00.000Z', actor: 'bob', correlationId: 'corr-containers', causationId: null, nodeId: 'node-b', data: { id: `c${i}` } }],
         { commandId: `container-cmd-${i}` },
       );
     }

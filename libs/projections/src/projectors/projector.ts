@@ -1,5 +1,5 @@
 import type { TagMoveView } from '@strata/api';
-import type { EventEnvelope, ImageCreatedData } from '@strata/domain';
+import type { ContainerCreatedData, EventEnvelope, FileChange, ImageCreatedData } from '@strata/domain';
 
 /** One row of tag_history, as a projector hands it to the writer: the same shape the API shows. */
 export type TagMoveRow = TagMoveView;
@@ -22,7 +22,22 @@ export interface ReadModelWriter {
   /** Records an image and its layers (again, if it had been deleted). */
   createImage(image: ImageCreatedData, at: string, by: string, position: number): void;
   deleteImage(manifestDigest: string): void;
+  createContainer(container: ContainerCreatedData, at: string, by: string, position: number): void;
+  /** Sets the given columns of a container and marks it changed by this event. */
+  updateContainer(id: string, changes: ContainerChanges, position: number): void;
+  removeContainer(id: string): void;
+  recordFileChanges(id: string, source: string, changes: FileChange[], at: string, by: string, position: number): void;
   recordEvent(event: EventEnvelope): void;
+}
+
+export interface ContainerChanges {
+  status?: string;
+  name?: string;
+  exitCode?: number | null;
+  exitReason?: string | null;
+  restartCount?: number;
+  startedAt?: string;
+  finishedAt?: string | null;
 }
 
 /**

@@ -158,7 +158,7 @@ export class StrataClient {
         body,
         duplex: 'half',
         signal: AbortSignal.any([...callers, stalled.signal]),
-      } as RequestInit);
+      });
       const text = await res.text();
       if (!res.ok) throw new ProblemError(toProblem(res, text));
       return parseJson(res, text) as T;

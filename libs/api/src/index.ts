@@ -49,9 +49,13 @@ export interface CreateRepositoryRequest {
 export interface SetVisibilityRequest {
   visibility: Visibility;
 }
-/** PUT /repositories/{name}/tags/{tag}: exactly one of digest or source (`repo:tag` of an existing tag). */
+/**
+ * PUT /repositories/{name}/tags/{tag}: exactly one of `digest` (a manifest digest), `image` (any image
+ * reference: repo:tag, repo@digest, a digest, an id or id prefix) or `source` (`repo:tag` of an existing tag).
+ */
 export interface TagImageRequest {
   digest?: string;
+  image?: string;
   source?: string;
 }
 /** DELETE /repositories/{name}?force=true removes the tags too. DELETE /repositories/{name}/tags/{tag} untags. */

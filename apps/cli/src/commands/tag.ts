@@ -11,7 +11,6 @@ import { atPosition } from './repo.js';
 type ContextOf = (command: Command) => Context;
 
 // The node also takes `{ image: <any reference> }`; @strata/api's TagImageRequest does not say so yet.
-type TagImageBody = TagImageRequest | { image: string };
 
 export function registerTag(program: Command, contextOf: ContextOf): void {
   program
@@ -27,7 +26,7 @@ export function registerTag(program: Command, contextOf: ContextOf): void {
       const ctx = contextOf(command);
       const source = parseTagSource(sourceText);
       const target = parseTagRef(targetText);
-      const body: TagImageBody = source;
+      const body: TagImageRequest = source;
       const reply = await ctx.client.command('PUT', tagPath(target.name, target.tag), body);
       if (ctx.json) return ctx.printJson(reply);
       const what = shortDigest(source.image);

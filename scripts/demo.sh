@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A short story told with the real binary: a node on a fresh data directory, a repository, a tag moved
-# three times, the tag's history, a replay of every read model, and the same checksum before and after.
+# A short story told with the real binary: a node on a fresh data directory, three images imported from
+# root filesystem tars, a tag moved between them, the tag's history, a file read through the union view,
+# a replay of every read model, and the same checksum before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(mktemp -d -t strata-demo.XXXXXX)
@@ -14,17 +15,23 @@ for _ in $(seq 1 100); do up && break; sleep 0.1; done
 up || { echo "the node did not start; its log:"; cat "$data/node.log"; exit 1; }
 strata() { node bin/strata.js "$@"; }
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-digest() { printf 'sha256:%s' "$(printf '%s' "$1" | sha256sum | cut -d' ' -f1)"; }
 
 say "A node is running at $STRATA_URL (data in $data)"
 say "Create a public repository"
 strata repo create demo/app --public
-say "Tag three builds as demo/app:latest, one after another"
+say "Import three builds (root filesystem tars, like docker import), each tagged demo/app:latest in turn"
 for build in v1 v2 v3; do
-  strata tag "$(digest "build $build")" demo/app:latest
+  mkdir -p "$data/rootfs-$build/etc"
+  echo "build $build" > "$data/rootfs-$build/etc/release"
+  tar -C "$data/rootfs-$build" -cf "$data/rootfs-$build.tar" .
+  strata import "$data/rootfs-$build.tar" demo/app:latest --message "build $build"
   sleep 1
 done
 strata tag demo/app:latest demo/app:stable
+say "The images (shared layers counted once)"
+strata images
+say "Read a file of demo/app:stable without unpacking it"
+strata image cat demo/app:stable /etc/release
 say "Where has demo/app:latest pointed, and who moved it?"
 strata repo history demo/app:latest
 say "The audit log of everything that happened"

@@ -1,13 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyLayer } from './support/images.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/strata.js');
-const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -65,17 +65,33 @@ describe('the strata binary', () => {
     expect(log).toContain('admin.token');
   });
 
-  it('creates, tags, moves, shows history, and exits 0 only on success', () => {
+  it('imports images, tags, moves, shows history, and exits 0 only on success', async () => {
     expect(strata('repo', 'create', 'demo/app', '--public').status).toBe(0);
-    expect(strata('tag', D(1), 'demo/app:latest').status).toBe(0);
-    expect(strata('tag', D(2), 'demo/app:latest').status).toBe(0);
+    // Two real images from layer tars on disk, imported untagged (like `docker import`).
+    const digests: string[] = [];
+    for (const build of [1, 2]) {
+      const file = join(dataDir, `build-${build}.tar`);
+      writeFileSync(file, await tinyLayer(`build ${build}`));
+      const imported = strata('import', file, '--json');
+      expect(imported.status, imported.stderr).toBe(0);
+      digests.push(JSON.parse(imported.stdout).image.manifestDigest);
+    }
+    const [D1, D2] = digests as [string, string];
+    expect(strata('tag', D1, 'demo/app:latest').status).toBe(0);
+    expect(strata('tag', D2, 'demo/app:latest').status).toBe(0);
     expect(strata('tag', 'demo/app:latest', 'demo/app:stable').status).toBe(0);
 
     const history = strata('repo', 'history', 'demo/app:latest', '--json');
     expect(history.status).toBe(0);
     const moves = JSON.parse(history.stdout);
     const items = Array.isArray(moves) ? moves : moves.items;
-    expect(items.map((m: any) => [m.from, m.to])).toEqual([[null, D(1)], [D(1), D(2)]]);
+    expect(items.map((m: any) => [m.from, m.to])).toEqual([[null, D1], [D1, D2]]);
+
+    const images = strata('images');
+    expect(images.status).toBe(0);
+    expect(images.stdout).toMatch(/demo\/app\s+latest/);
+    const cat = strata('image', 'cat', 'demo/app:stable', '/seed.txt');
+    expect(cat.stdout).toBe('build 2\n');
 
     const human = strata('repo', 'ls');
     expect(human.status).toBe(0);
@@ -94,7 +110,7 @@ describe('the strata binary', () => {
     const events = strata('events', '--since', '0', '--json');
     expect(events.status).toBe(0);
     const types = events.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
-    expect(types).toEqual(['RepositoryCreated', 'ImageTagged', 'ImageTagged', 'ImageTagged']);
+    expect(types).toEqual(['RepositoryCreated', 'ImageCreated', 'ImageCreated', 'ImageTagged', 'ImageTagged', 'ImageTagged']);
 
     const replay = strata('replay', '--json');
     expect(replay.status).toBe(0);

@@ -20,7 +20,7 @@ import { RepositoriesController } from './http/repositories.controller.js';
 import { SystemController } from './http/system.controller.js';
 import { ImagesController } from './http/images.controller.js';
 import { PruneController } from './http/prune.controller.js';
-import { ImageCommands } from './images/image-commands.js';
+import { CommandSteps } from './commands/command-steps.js';
 import { ImageResolver } from './images/image-resolver.js';
 import { ImagesService } from './images/images.service.js';
 import { CONTENT_STORE, SNAPSHOTTER } from './images/layer-tokens.js';
@@ -83,7 +83,7 @@ export class AppModule {
           },
         },
         ImageResolver,
-        ImageCommands,
+        CommandSteps,
         ImagesService,
         { provide: TokenStore, useFactory: () => new TokenStore(config.dataDir, config.adminToken) },
         { provide: APP_GUARD, useClass: AuthGuard },

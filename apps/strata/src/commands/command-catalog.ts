@@ -3,6 +3,10 @@ import {
   assertDigest,
   assertRepositoryName,
   assertTag,
+  containerDecider,
+  containerNameDecider,
+  containerNameStreamId,
+  containerStreamId,
   fold,
   imageDecider,
   imageStreamId,
@@ -10,6 +14,8 @@ import {
   parseRepoTag,
   repositoryDecider,
   repositoryStreamId,
+  type ContainerCommand,
+  type ContainerNameCommand,
   type Decider,
   type DomainEvent,
   type ImageCommand,
@@ -25,6 +31,8 @@ export interface CommandContext {
   resolveImage(reference: string): Promise<ImageView>;
   /** True when the content store has the blob (an image is recorded only over blobs that are there). */
   hasBlob(digest: string): Promise<boolean>;
+  /** Live containers made from the image (they keep it from being removed). */
+  containersUsingImage(manifestDigest: string): Promise<string[]>;
 }
 
 /**
@@ -135,14 +143,54 @@ const removeImage = {
   decider: imageDecider,
   prepare: async (i: RemoveImageInput, context: CommandContext): Promise<ImageCommand> => {
     const image = await context.resolveImage(i.image);
-    // Containers arrive with the containers issue; until then nothing but tags can hold an image.
-    return { type: 'RemoveImage', manifestDigest: image.manifestDigest, force: i.force, tags: image.tags, containers: [], untagged: i.untagged };
+    const containers = await context.containersUsingImage(image.manifestDigest);
+    return { type: 'RemoveImage', manifestDigest: image.manifestDigest, force: i.force, tags: image.tags, containers, untagged: i.untagged };
   },
   streamId: (c: { manifestDigest: string }) => imageStreamId(c.manifestDigest),
 } satisfies CommandSpec;
 
+/**
+ * Container commands record what the node did (runc, the snapshotter): ContainersService checks the
+ * transition, performs the side effect and then executes these. The domain validates them again.
+ */
+const containerSpec = (name: ContainerCommand['type'], summary: string): CommandSpec => ({
+  name,
+  summary,
+  internal: true,
+  input: z.custom<Omit<ContainerCommand, 'type'>>((v) => typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string'),
+  decider: containerDecider,
+  prepare: async (i: object) => ({ ...i, type: name }),
+  streamId: (c: { id: string }) => containerStreamId(c.id),
+});
+const containerNameSpec = (name: ContainerNameCommand['type'], summary: string): CommandSpec => ({
+  name,
+  summary,
+  internal: true,
+  input: z.object({ name: z.string(), containerId: z.string() }).strict(),
+  decider: containerNameDecider,
+  prepare: async (i: object) => ({ ...i, type: name }),
+  streamId: (c: { name: string }) => containerNameStreamId(c.name),
+});
+const containerCommands = [
+  containerSpec('CreateContainer', 'Record a created container (its writable layer is prepared).'),
+  containerSpec('StartContainer', 'Record a started process.'),
+  containerSpec('RecordContainerExit', 'Record how the process ended.'),
+  containerSpec('PauseContainer', 'Record a paused container.'),
+  containerSpec('UnpauseContainer', 'Record an unpaused container.'),
+  containerSpec('KillContainer', 'Record a signal sent.'),
+  containerSpec('RenameContainer', 'Record a new name.'),
+  containerSpec('RecordFilesChanged', 'Record changes of the writable layer.'),
+  containerSpec('RecordCommit', 'Record that the writable layer became an image.'),
+  containerSpec('RemoveContainer', 'Record a removed container (its writable layer is gone).'),
+  containerNameSpec('ReserveContainerName', 'Hold a container name.'),
+  containerNameSpec('ReleaseContainerName', 'Free a container name.'),
+];
+
 export const COMMAND_CATALOG: Record<string, CommandSpec> = Object.fromEntries(
-  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage].map((s) => [s.name, s as CommandSpec]),
+  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage, ...containerCommands].map((s) => [
+    s.name,
+    s as CommandSpec,
+  ]),
 );
 
 /** Tags point only at images the log knows and has not deleted (read from the log, not a projection). */

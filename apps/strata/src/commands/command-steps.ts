@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { CommandReply } from '@strata/api';
 import type { CommandMeta } from '@strata/domain';
-import { ExecuteCommand } from '../commands/execute-command.js';
+import { ExecuteCommand } from './execute-command.js';
 
 /**
  * Runs the commands one image operation is made of (import = CreateImage + TagImage; rmi --force =
@@ -10,7 +10,7 @@ import { ExecuteCommand } from '../commands/execute-command.js';
  * request (same Idempotency-Key) finds its finished steps in the log and does only what is left.
  */
 @Injectable()
-export class ImageCommands {
+export class CommandSteps {
   constructor(private readonly commandBus: CommandBus) {}
 
   run(meta: CommandMeta, step: string, name: string, input: unknown): Promise<CommandReply> {

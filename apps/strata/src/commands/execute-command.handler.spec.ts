@@ -33,7 +33,7 @@ function racedStore(store: SqliteEventStore, wins: number): EventStore & { attem
 // The handler outside Nest: the EventBus, the image resolver and the content store are not under test
 // here (these commands never use them), so inert stand-ins take their place.
 const handlerWith = (s: EventStore) =>
-  new ExecuteCommandHandler(s, { publishAll: () => undefined } as never, new Metrics(), {} as never, {} as never);
+  new ExecuteCommandHandler(s, { publishAll: () => undefined } as never, new Metrics(), {} as never, {} as never, {} as never);
 
 describe('ExecuteCommandHandler', () => {
   let dir: string;

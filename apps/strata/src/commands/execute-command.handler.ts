@@ -9,6 +9,7 @@ import { ApiError } from '../http/api-error.js';
 import { Metrics } from '../metrics/metrics.js';
 import { CONTENT_STORE } from '../images/layer-tokens.js';
 import { ImageResolver } from '../images/image-resolver.js';
+import { ReadModels } from '../projections/read-models.service.js';
 import { COMMAND_CATALOG, type CommandContext } from './command-catalog.js';
 import { proposeEvents } from './envelope-factory.js';
 import { EventAppended, ExecuteCommand } from './execute-command.js';
@@ -32,8 +33,17 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
     private readonly metrics: Metrics,
     images: ImageResolver,
     @Inject(CONTENT_STORE) content: ContentStore,
+    reads: ReadModels,
   ) {
-    this.context = { store, resolveImage: (ref) => images.resolve(ref), hasBlob: (digest) => content.has(digest) };
+    this.context = {
+      store,
+      resolveImage: (ref) => images.resolve(ref),
+      hasBlob: (digest) => content.has(digest),
+      containersUsingImage: async (digest) => {
+        await reads.catchUpToHead();
+        return reads.engine.containersUsingImage(digest);
+      },
+    };
   }
 
   async execute({ name, input, meta }: ExecuteCommand): Promise<CommandReply> {

@@ -19,7 +19,7 @@ import {
 import type { Readable, Writable } from 'node:stream';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { ReadModels } from '../projections/read-models.service.js';
-import { ImageCommands } from './image-commands.js';
+import { CommandSteps } from '../commands/command-steps.js';
 import { imageRecord } from './image-record.js';
 import { ImageResolver } from './image-resolver.js';
 import { inspectLayer } from './inspect-layer.js';
@@ -44,7 +44,7 @@ export class ImagesService {
   constructor(
     @Inject(CONTENT_STORE) private readonly content: ContentStore,
     private readonly leases: ContentLeases,
-    private readonly commands: ImageCommands,
+    private readonly commands: CommandSteps,
     private readonly reads: ReadModels,
     private readonly resolver: ImageResolver,
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,

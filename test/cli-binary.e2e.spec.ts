@@ -115,7 +115,7 @@ describe('the strata binary', () => {
     const replay = strata('replay', '--json');
     expect(replay.status).toBe(0);
     const result = JSON.parse(replay.stdout);
-    expect(result.events).toBe(4);
+    expect(result.events).toBe(6);
     expect(result.checksumAfter).toBe(result.checksumBefore);
   });
 
@@ -123,7 +123,8 @@ describe('the strata binary', () => {
     const status = strata('status', '--json');
     expect(status.status).toBe(0);
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(JSON.parse(status.stdout)).toMatchObject({ version: pkg.version, backend: 'sqlite', head: 4, principal: 'admin' });
+    expect(JSON.parse(status.stdout)).toMatchObject({ version: pkg.version, backend: 'sqlite', head: 6, principal: 'admin' });
+    expect(JSON.parse(status.stdout).snapshotter.name).toMatch(/^(overlay|native)$/);
   });
 
   it('refuses a wrong token and an unreachable node with a clear message', () => {

@@ -8,8 +8,8 @@ export function tool(command: string, args: string[], options: { cwd?: string; i
   try {
     return execFileSync(command, args, { cwd: options.cwd, input: options.input, maxBuffer: 1024 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (error: any) {
-    if (error?.code === 'ENOENT') throw new Error(`${command} is not installed: run scripts/ensure-system-deps.sh (npm test does) or apt-get install it`);
-    throw new Error(`${command} ${args.join(' ')} failed: ${error?.stderr?.toString() || error?.message}`);
+    if (error?.code === 'ENOENT') throw new Error(`${command} is not installed: run scripts/ensure-system-deps.sh (npm test does) or apt-get install it`, { cause: error });
+    throw new Error(`${command} ${args.join(' ')} failed: ${error?.stderr?.toString() || error?.message}`, { cause: error });
   }
 }
 

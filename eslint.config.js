@@ -24,12 +24,12 @@ export default tseslint.config(
   },
   {
     // Layers know nothing of the event log or the read models (DESIGN.md: adapters never reach sideways).
-    files: ['libs/layers/**/*.ts'],
+    files: ['libs/layers/**/*.ts', 'libs/runtime/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/eventstore', '@strata/projections', '@nestjs/*'] }] },
   },
   {
     // The CLI speaks HTTP: of Strata it may import only the API types.
     files: ['apps/cli/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/domain', '@strata/eventstore', '@strata/projections', '@strata/layers'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/domain', '@strata/eventstore', '@strata/projections', '@strata/layers', '@strata/runtime'] }] },
   },
 );

@@ -14,6 +14,7 @@ export default defineConfig({
       '@strata/projections': lib('projections'),
       '@strata/api': lib('api'),
       '@strata/layers': lib('layers'),
+      '@strata/runtime': lib('runtime'),
     },
   },
   test: {

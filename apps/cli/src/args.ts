@@ -195,3 +195,33 @@ export function parsePosition(text: string, option: string): number {
   }
   return Number(text);
 }
+
+/** A whole number of seconds, 0 allowed (`stop -t 0` kills at once, as Docker's does). */
+export function parseSeconds(text: string, option: string): number {
+  if (!/^\d{1,6}$/.test(text)) throw new UsageError(`${option}: expected whole seconds (e.g. 10), got "${text}"`);
+  return Number(text);
+}
+
+// ---- container logs ----------------------------------------------------------------------------
+
+/**
+ * `logs --since`: a duration ago (`10m`) or an ISO time, sent as ISO. Log lines carry no positions, and
+ * digits mean a position everywhere else in this CLI, so a bare number is refused rather than read as a
+ * Unix timestamp the way Docker would.
+ */
+export function parseLogSince(text: string, now: Date): string {
+  const bound = parseTimeBound(text, now, '--since');
+  if (bound.kind === 'position') {
+    throw new UsageError(`--since: log lines have no positions; give a duration (10m, 2h) or an ISO time (2024-05-01T10:32:00Z)`);
+  }
+  return bound.iso;
+}
+
+/** `logs --tail`: a line count, or `all` (the default: every line). */
+export function parseTail(text: string): number | undefined {
+  if (text === 'all') return undefined;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--tail: expected a number of lines or "all", got "${text}"`);
+  }
+  return Number(text);
+}

@@ -3,6 +3,7 @@
  * and exit codes. `run` never calls process.exit, so tests drive the whole CLI in-process.
  */
 import { Command, CommanderError } from 'commander';
+import { registerContainers } from './commands/container.js';
 import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/image.js';
 import { registerReplay } from './commands/replay.js';
@@ -12,7 +13,8 @@ import { registerSystem } from './commands/system-prune.js';
 import { registerTag } from './commands/tag.js';
 import { DEFAULT_URL } from './config.js';
 import { contextFor, type Context, type Io } from './context.js';
-import { EXIT, LocalError, PartialFailure, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
+import { EXIT, ExitStatus, LocalError, PartialFailure, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
+import { protectTrailingCommand } from './trailing-command.js';
 import { version } from './version.js';
 
 export function buildProgram(io: Io, contexts: Context[] = []): Command {
@@ -31,9 +33,11 @@ export function buildProgram(io: Io, contexts: Context[] = []): Command {
     .addHelpText(
       'after',
       `
-Global options may also follow the command (strata repo ls --json).
+Global options may also follow the command (strata repo ls --json), but not the image of run/create
+or the container of exec: from there on, every word belongs to the container's command.
 Exit codes: 0 success, 1 the request failed (or the node is unreachable), 2 usage error,
-3 events --follow must resync (its position is no longer retained).`,
+3 events --follow must resync (its position is no longer retained); run (without -d) and exec exit
+with the container's (or the process's) own code.`,
     );
 
   // Subcommands inherit exitOverride and the output settings (they are created after them): their
@@ -57,6 +61,7 @@ Exit codes: 0 success, 1 the request failed (or the node is unreachable), 2 usag
   registerRepo(program, contextOf);
   registerTag(program, contextOf);
   registerImages(program, contextOf);
+  registerContainers(program, contextOf);
   registerEvents(program, contextOf);
   registerReplay(program, contextOf);
   registerStatus(program, contextOf);
@@ -69,7 +74,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const contexts: Context[] = [];
   const program = buildProgram(io, contexts);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(protectTrailingCommand(program, argv), { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     if (io.signal?.aborted) return 130; // Ctrl-C: the shell's convention, no error message
@@ -90,6 +95,7 @@ function report(error: unknown, io: Io, ctx: Context | undefined): number {
     return EXIT.usage;
   }
   if (error instanceof PartialFailure) return EXIT.failure; // each failure is on stderr already
+  if (error instanceof ExitStatus) return error.code; // a container's or a process's own code
   if (error instanceof ProblemError) {
     line(io, `error: ${error.problem.detail} (${error.problem.code})`);
     if (error.status === 401 && ctx) {

@@ -1,7 +1,7 @@
 /**
  * The CLI's only way to the node: HTTP, with the API types from @strata/api. Turns problem+json answers
- * into ProblemError, transport failures into UnreachableError, decodes the two streaming answers
- * (replay's NDJSON, the live events' SSE), and streams archives both ways (upload, download).
+ * into ProblemError, transport failures into UnreachableError, decodes the streaming answers (replay's
+ * and the logs' NDJSON, the live events' SSE), and streams bytes both ways (upload, download).
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -46,7 +46,26 @@ export interface FollowOptions {
   onReconnect?: (attempt: number, lastPosition: number | null, cause: unknown) => void;
 }
 
-interface SendOptions {
+/** Per-request tuning. */
+export interface RequestOptions {
+  /**
+   * Overrides the client's limit for this request: a `wait` or a foreground `run` lasts as long as the
+   * container does (Infinity: no limit; Ctrl-C still ends it), a `stop -t 120` at least that long.
+   */
+  timeoutMs?: number;
+  /** Added to the client's limit: a `stop -t 30` first waits up to 30 s for the process to end. */
+  extraMs?: number;
+}
+
+/** How `upload` sends its body. */
+export interface UploadOptions {
+  /** POST (an archive becoming an image) or PUT (a file put into a container). Default POST. */
+  method?: 'POST' | 'PUT';
+  /** Overrides the sniffed archive type: a container's file is plain bytes, whatever its first two bytes. */
+  contentType?: string;
+}
+
+interface SendOptions extends RequestOptions {
   query?: Query;
   body?: unknown;
   accept: string;
@@ -110,21 +129,35 @@ export class StrataClient {
     return this.invoke<CommandReply<R>>(method, path, body, query);
   }
 
-  /** A command whose answer is not a bare CommandReply (RemoveImageReply, PruneReply). */
-  async invoke<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query?: Query): Promise<T> {
-    const { res, text } = await this.send(method, path, { query, body, accept: JSON_ACCEPT, idempotencyKey: randomUUID() });
+  /** A command whose answer is not a bare CommandReply (RemoveImageReply, PruneReply, ContainerReply). */
+  async invoke<T>(
+    method: 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    query?: Query,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    const { res, text } = await this.send(method, path, { ...options, query, body, accept: JSON_ACCEPT, idempotencyKey: randomUUID() });
     return parseJson(res, text) as T;
   }
 
   /**
    * POST an archive as the request body, streamed: a file path (read piece by piece from disk) or a
    * stream. The content type is application/gzip when the first bytes are gzip's magic number, else
-   * application/x-tar. Never retried: a body half sent cannot be sent again (the Idempotency-Key still
+   * application/x-tar, unless `options.contentType` says otherwise (a container's file, PUT as plain
+   * application/octet-stream). Never retried: a body half sent cannot be sent again (the Idempotency-Key still
    * protects against a proxy's replay). The timeout counts from the last piece sent, not from the start:
    * a large archive on a slow line is not a dead node.
    */
-  async upload<T>(path: string, query: Query, source: string | UploadStream, onProgress?: UploadProgress): Promise<T> {
+  async upload<T>(
+    path: string,
+    query: Query,
+    source: string | UploadStream,
+    onProgress?: UploadProgress,
+    options: UploadOptions = {},
+  ): Promise<T> {
     const upload = typeof source === 'string' ? await openFileUpload(source) : await openStreamUpload(source);
+    const contentType = options.contentType ?? upload.contentType;
     const stalled = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -149,11 +182,11 @@ export class StrataClient {
     }
     const body = Readable.from(guarded(), { objectMode: false });
     const callers = [this.signal].filter((s): s is AbortSignal => s !== undefined);
-    const headers = this.headers(JSON_ACCEPT, { 'Content-Type': upload.contentType, 'Idempotency-Key': randomUUID() });
+    const headers = this.headers(JSON_ACCEPT, { 'Content-Type': contentType, 'Idempotency-Key': randomUUID() });
     arm();
     try {
       const res = await fetch(this.href(path, query), {
-        method: 'POST',
+        method: options.method ?? 'POST',
         headers,
         body,
         duplex: 'half',
@@ -193,6 +226,33 @@ export class StrataClient {
       }
     }
     return Readable.from(guarded(), { objectMode: false });
+  }
+
+  /**
+   * GET an NDJSON stream (a container's logs), one parsed value per line, as the lines arrive. A problem
+   * object arriving as a line (a failure after the 200 was sent) is thrown as a ProblemError; a
+   * connection cut mid-stream as a ProtocolError, so a truncated answer is never taken for a whole one.
+   */
+  async *lines<T>(path: string, query?: Query, options: RequestOptions = {}): AsyncGenerator<T> {
+    const { res } = await this.send('GET', path, {
+      ...options,
+      query,
+      accept: 'application/x-ndjson, application/problem+json',
+      stream: true,
+    });
+    try {
+      for await (const value of readNdjson(readLines(bodyOf(res)))) {
+        const problem = value as Partial<Problem>;
+        if (typeof problem.code === 'string' && typeof problem.status === 'number' && typeof problem.detail === 'string') {
+          throw new ProblemError(value as Problem);
+        }
+        yield value as T;
+      }
+    } catch (error) {
+      if (error instanceof ProblemError || this.signal?.aborted) throw error;
+      if (error instanceof SyntaxError) throw new ProtocolError(`GET ${path} sent a line that is not JSON: ${error.message}`);
+      throw new ProtocolError(`the answer of GET ${path} was cut off (${networkReason(error)})`, { cause: error });
+    }
   }
 
   /**
@@ -295,9 +355,10 @@ export class StrataClient {
       body = JSON.stringify(options.body);
       headers['Content-Type'] = 'application/json';
     }
+    const timeoutMs = (options.timeoutMs ?? this.timeoutMs) + (options.extraMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => timeout.abort(), timeoutMs) : undefined;
       const callers = [options.signal, this.signal].filter((s): s is AbortSignal => s !== undefined);
       const signal = AbortSignal.any([...callers, timeout.signal]);
       try {
@@ -306,7 +367,7 @@ export class StrataClient {
         return { res, text: options.stream ? null : await res.text() };
       } catch (error) {
         if (error instanceof ProblemError || callers.some((s) => s.aborted)) throw error;
-        if (timeout.signal.aborted) throw new UnreachableError(this.url, `no answer within ${this.timeoutMs / 1000} s`, { cause: error });
+        if (timeout.signal.aborted) throw new UnreachableError(this.url, `no answer within ${timeoutMs / 1000} s`, { cause: error });
         if (attempt >= 2) throw new UnreachableError(this.url, networkReason(error), { cause: error });
         await sleep(this.retryDelayMs);
       } finally {

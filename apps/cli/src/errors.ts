@@ -71,3 +71,17 @@ export class ResyncError extends Error {
 export class PartialFailure extends Error {
   override readonly name = 'PartialFailure';
 }
+
+/**
+ * The command did its job and has its own exit code to give: a container's (`run`, `wait`) or an exec'd
+ * process's. Nothing is printed for it; the code is the message.
+ */
+export class ExitStatus extends Error {
+  override readonly name = 'ExitStatus';
+  constructor(readonly code: number) {
+    super(`exit status ${code}`);
+  }
+}
+
+/** A process's exit code as a shell sees it: 0…255 (-1 is 255, as `exit -1` gives). */
+export const shellExitCode = (code: number): number => ((Math.trunc(code) % 256) + 256) % 256;

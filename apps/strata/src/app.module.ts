@@ -5,6 +5,7 @@ import { domainUpcasters } from '@strata/domain';
 import { EVENT_STORE, SqliteEventStore, type EventStore } from '@strata/eventstore';
 import { ContentLeases, FsContentStore, openSnapshotter } from '@strata/layers';
 import { ProjectionEngine } from '@strata/projections';
+import { RuncRuntime } from '@strata/runtime';
 import { join } from 'node:path';
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenStore } from './auth/token-store.js';
@@ -24,6 +25,15 @@ import { CommandSteps } from './commands/command-steps.js';
 import { ImageResolver } from './images/image-resolver.js';
 import { ImagesService } from './images/images.service.js';
 import { CONTENT_STORE, SNAPSHOTTER } from './images/layer-tokens.js';
+import { ContainerCommitService } from './containers/container-commit.service.js';
+import { ContainerFiles } from './containers/container-files.js';
+import { ContainerFilesystem } from './containers/container-filesystem.service.js';
+import { ContainerProcesses } from './containers/container-processes.js';
+import { ContainerResolver } from './containers/container-resolver.js';
+import { ContainerRootfs } from './containers/container-rootfs.js';
+import { ContainersService } from './containers/containers.service.js';
+import { RUNTIME } from './containers/runtime-token.js';
+import { ContainersController } from './http/containers.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { ReadModels } from './projections/read-models.service.js';
 
@@ -38,6 +48,7 @@ export class AppModule {
         SystemController,
         RepositoriesController,
         ImagesController,
+        ContainersController,
         PruneController,
         CommandsController,
         EventsController,
@@ -85,6 +96,14 @@ export class AppModule {
         ImageResolver,
         CommandSteps,
         ImagesService,
+        { provide: RUNTIME, useFactory: () => new RuncRuntime({ root: join(config.dataDir, 'runtime') }) },
+        ContainerRootfs,
+        ContainerResolver,
+        ContainerFiles,
+        ContainerProcesses,
+        ContainersService,
+        ContainerCommitService,
+        ContainerFilesystem,
         { provide: TokenStore, useFactory: () => new TokenStore(config.dataDir, config.adminToken) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -29,7 +29,7 @@ export interface ReadModel {
   getImage(manifestDigest: string): Promise<ImageView | null>;
   /** Images whose id (config digest) or manifest digest starts with the hex prefix (no "sha256:"). */
   findImagesByPrefix(prefix: string): Promise<ImageView[]>;
-  /** Every blob a live image needs: manifests, configs, layers. For the content store's prune. */
+  /** Every blob the read models reference: images' manifests, configs, layers, and recorded file contents. For prune. */
   liveImageBlobs(): Promise<Set<string>>;
   /** Live containers, newest first; only running and paused ones unless `all` (like `docker ps [-a]`). */
   listContainers(all: boolean): Promise<ContainerView[]>;

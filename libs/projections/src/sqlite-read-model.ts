@@ -143,6 +143,7 @@ export class SqliteReadModel implements ReadModel {
       containersByRef: raw.prepare<[string, string, string], ContainerRow>(
         'SELECT * FROM containers WHERE id = ? OR name = ? OR id LIKE ? ORDER BY id',
       ),
+      fileChangeDigests: raw.prepare<[], { digest: string }>('SELECT DISTINCT digest FROM container_file_changes WHERE digest IS NOT NULL'),
       containersOfImage: raw.prepare<[string], { id: string }>('SELECT id FROM containers WHERE image_digest = ? ORDER BY id'),
       fileChanges: raw.prepare<[string], FileChangeRow>('SELECT * FROM container_file_changes WHERE container_id = ? ORDER BY position, idx'),
       fileChangesOfPath: raw.prepare<[string, string], FileChangeRow>(
@@ -202,6 +203,8 @@ export class SqliteReadModel implements ReadModel {
     const live = new Set<string>();
     for (const row of this.stmt.images.all()) live.add(row.manifest_digest).add(row.image_id);
     for (const layer of this.stmt.allLayers.all()) live.add(layer.digest);
+    // File contents recorded by ContainerFilesChanged: the audit trail of what a file contained.
+    for (const row of this.stmt.fileChangeDigests.all()) live.add(row.digest);
     return live;
   }
 

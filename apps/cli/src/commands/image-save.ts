@@ -1,14 +1,9 @@
 /** `strata save`: images as an OCI image layout tar, like `docker save`. */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
-import { LocalError, ProtocolError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { humanSize } from '../human.js';
+import { writeAtomically } from './atomic-file.js';
 import { writeAll } from './output-bytes.js';
 
 type ContextOf = (command: Command) => Context;
@@ -31,36 +26,8 @@ export function defineSave(command: Command, contextOf: ContextOf): Command {
         await writeAll(archive, ctx.io.stdout);
         return;
       }
-      const bytes = await saveAtomically(archive, options.output);
+      const bytes = await writeAtomically(archive, options.output);
       if (ctx.json) return ctx.printJson({ output: options.output, bytes, images: refs });
       ctx.print(`saved ${refs.join(', ')} to ${options.output} (${humanSize(bytes)})`);
     });
 }
-
-/**
- * The archive is written next to `output` under a temporary name and renamed only when complete, so a
- * failed or interrupted save never leaves a truncated file where a complete one is expected (nor
- * replaces a good one from before).
- */
-async function saveAtomically(archive: Readable, output: string): Promise<number> {
-  const temp = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.partial`);
-  let bytes = 0;
-  async function* counted(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of chunks) {
-      bytes += chunk.byteLength;
-      yield chunk;
-    }
-  }
-  try {
-    await pipeline(archive, counted, createWriteStream(temp, { flags: 'wx' }));
-    await rename(temp, output);
-    return bytes;
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    if (error instanceof ProtocolError) throw error;
-    if (isAbort(error)) throw error;
-    throw new LocalError(`writing ${output} failed: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-const isAbort = (error: unknown): boolean => error instanceof Error && error.name === 'AbortError';

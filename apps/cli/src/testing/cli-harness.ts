@@ -2,7 +2,7 @@
  * Runs the whole CLI in-process against the fake node, for the command specs: one fake node per test
  * (its handler from the first call), everything the CLI printed and sent returned for inspection.
  */
-import type { ImageView } from '@strata/api';
+import type { ContainerReply, ContainerView, ImageView } from '@strata/api';
 import { run } from '../cli.js';
 import { captureIo, digest, startFakeNode, type CaptureOptions, type FakeNode, type Handler } from './fake-node.js';
 
@@ -47,3 +47,46 @@ export function imageView(c: string, overrides: Partial<ImageView> = {}): ImageV
     ...overrides,
   };
 }
+
+/** A container id: 64 hex digits made of `c` (`containerId('a')` = `aaaa…`). */
+export const containerId = (c: string): string => c.repeat(64).slice(0, 64);
+
+/** A running ContainerView with plausible values, created at 11:50 and started at 11:57 (the clock is 12:00). */
+export function containerView(c: string, overrides: Partial<ContainerView> = {}): ContainerView {
+  return {
+    id: containerId(c),
+    name: `ctr-${c}`,
+    image: { manifestDigest: digest('b0'), imageId: digest('b'), reference: 'busybox:latest' },
+    status: 'running',
+    exitCode: null,
+    exitReason: null,
+    restartCount: 0,
+    restartPolicy: 'no',
+    nodeId: 'node-1',
+    snapshotter: 'native',
+    config: {
+      entrypoint: null,
+      cmd: ['sh'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      workingDir: '/',
+      user: '',
+      labels: {},
+      hostname: containerId(c).slice(0, 12),
+      stopSignal: 'SIGTERM',
+      stopTimeoutSeconds: 10,
+    },
+    createdAt: '2024-05-01T11:50:00.000Z',
+    createdBy: 'admin',
+    startedAt: '2024-05-01T11:57:00.000Z',
+    finishedAt: null,
+    position: 7,
+    ...overrides,
+  };
+}
+
+/** The answer of every container command: the container after it. */
+export const containerReply = (container: ContainerView, position = container.position): ContainerReply => ({
+  container,
+  commands: [],
+  position,
+});

@@ -75,6 +75,25 @@ export function sendProblem(res: ServerResponse, status: number, code: string, d
     .end(JSON.stringify({ type: `https://strata.dev/problems/${code}`, title: code, status, code, detail, ...extra }));
 }
 
+/** NDJSON lines (a container's logs), each written as its own piece so the client reads them as a stream. */
+export function sendNdjson(res: ServerResponse, lines: readonly unknown[]): void {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  for (const line of lines) res.write(`${JSON.stringify(line)}\n`);
+  res.end();
+}
+
+/**
+ * A handler that answers by `METHOD /path` (the path as sent, still percent-encoded), for commands that
+ * send several requests (`run`: create, start, logs, wait); anything else is a 404 problem naming it.
+ */
+export function routes(table: Record<string, Handler>): Handler {
+  return (req, res) => {
+    const handler = table[`${req.method} ${req.path}`];
+    if (handler) return handler(req, res);
+    sendProblem(res, 404, 'NO_ROUTE', `the fake node has no route for ${req.method} ${req.path}`);
+  };
+}
+
 export interface CaptureOptions {
   now?: Date;
   /** Pretend stdout / stderr is a terminal (save's -o rule, the progress bar). */

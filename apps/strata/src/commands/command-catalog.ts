@@ -157,10 +157,10 @@ const containerSpec = (name: ContainerCommand['type'], summary: string): Command
   name,
   summary,
   internal: true,
-  input: z.custom<Omit<ContainerCommand, 'type'>>((v) => typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string'),
+  input: z.custom<Omit<ContainerCommand, 'type'>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
   decider: containerDecider,
   prepare: async (i: object) => ({ ...i, type: name }),
-  streamId: (c: { id: string }) => containerStreamId(c.id),
+  streamId: (c: { id?: string; container?: { id: string } }) => containerStreamId(c.id ?? c.container?.id ?? ''),
 });
 const containerNameSpec = (name: ContainerNameCommand['type'], summary: string): CommandSpec => ({
   name,

@@ -6,7 +6,7 @@ import { ApiError } from './api-error.js';
  * JSON bodies only, up to `limit` bytes. Parse failures are answered here as problems, because
  * errors from Express middleware never reach Nest's exception filters.
  */
-export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/images\/(import|load)(\?|$)/) {
+export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/(images\/(import|load)|containers\/[^/?]+\/files)(\?|$)/) {
   const parse = express.json({ limit, strict: true, type: () => true });
   return (request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;

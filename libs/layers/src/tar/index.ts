@@ -4,3 +4,4 @@ export { readLayer, type LayerReading } from './layer-reader.js';
 export { applyLayer, type ApplyLayerOptions, type ApplyProgress } from './apply-layer.js';
 export { writeLayer, writeTreeLayer, gzipLayer } from './layer-writer.js';
 export { OPAQUE_MARKER, WHITEOUT_PREFIX, normalizeEntryPath } from './entry-paths.js';
+export { RootResolver } from './root-resolver.js';

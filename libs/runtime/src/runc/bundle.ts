@@ -10,15 +10,21 @@ export const DEFAULT_CAPABILITIES = [
 const MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
 const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/** The cgroup every container of a node lives under (its memory/pids limits, its OOM counter). */
+/**
+ * Each container gets a cgroup `/strata/<id>` that the runtime creates and owns, and runc puts the
+ * process in `/strata/<id>/ctr` under it. runc removes its own cgroup when the process ends; ours stays
+ * until the container is forgotten, so its OOM counter can still be read after the kill (cgroup v1
+ * counts an OOM in the cgroup whose limit was hit: the memory limit is set on ours).
+ */
 export const cgroupPathOf = (id: string) => `/strata/${id}`;
+export const runcCgroupPathOf = (id: string) => `${cgroupPathOf(id)}/ctr`;
 
 /**
  * The OCI runtime config (config.json) for a container: its own pid, ipc, uts, mount and network
  * namespaces (a network namespace with loopback only), Docker's capabilities, masked and read-only
  * paths, no new privileges, and no host mounts but the kernel filesystems every container gets.
  */
-export function runtimeConfig(spec: ContainerSpec): Record<string, unknown> {
+export function runtimeConfig(spec: ContainerSpec, options: { memoryLimitOnParent?: boolean } = {}): Record<string, unknown> {
   const caps = DEFAULT_CAPABILITIES;
   return {
     ociVersion: '1.0.2',
@@ -43,10 +49,10 @@ export function runtimeConfig(spec: ContainerSpec): Record<string, unknown> {
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
-      cgroupsPath: cgroupPathOf(spec.id),
+      cgroupsPath: runcCgroupPathOf(spec.id),
       resources: {
         devices: [{ allow: false, access: 'rwm' }],
-        ...(spec.memoryLimitBytes ? { memory: { limit: spec.memoryLimitBytes, swap: spec.memoryLimitBytes } } : {}),
+        ...(spec.memoryLimitBytes && !options.memoryLimitOnParent ? { memory: { limit: spec.memoryLimitBytes, swap: spec.memoryLimitBytes } } : {}),
         ...(spec.pidsLimit ? { pids: { limit: spec.pidsLimit } } : {}),
       },
       maskedPaths: MASKED,

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile, stat, open } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { SHIM_SOURCE } from './shim-source.js';
 
 const run = promisify(execFile);
 const POLL_MS = 100;
+const MEMORY_CGROUP = '/sys/fs/cgroup/memory';
 
 export interface RuncRuntimeOptions {
   /** Where container state lives: `<root>/<id>/{bundle/config.json, shim.json, log.ndjson, exit.json}`. */
@@ -64,7 +65,8 @@ export class RuncRuntime implements Runtime {
     await rm(join(dir, 'exit.json'), { force: true });
     await rm(join(dir, 'shim.json'), { force: true });
     await this.runcQuiet(['delete', '--force', spec.id]);
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(runtimeConfig(spec), null, 2));
+    const parentCgroup = await this.prepareCgroup(spec);
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(runtimeConfig(spec, { memoryLimitOnParent: parentCgroup }), null, 2));
     const shim = join(this.options.root, 'shim.mjs');
     if (!existsSync(shim) || (await readFile(shim, 'utf8')) !== SHIM_SOURCE) await writeFile(shim, SHIM_SOURCE);
     const args = { id: spec.id, bundle, stateDir: dir, runcRoot: this.runcRoot, runc: this.runc, cgroup: cgroupPathOf(spec.id) };
@@ -85,6 +87,18 @@ export class RuncRuntime implements Runtime {
       await sleep(50);
     }
     throw Object.assign(new Error('the container did not start within 10 s'), { code: 'START_FAILED' });
+  }
+
+  /**
+   * cgroup v1: our own `/strata/<id>` memory cgroup, holding the limit, so the OOM counter outlives
+   * runc's cgroup. Elsewhere (cgroup v2) runc sets the limit itself. True when the limit is on ours.
+   */
+  private async prepareCgroup(spec: ContainerSpec): Promise<boolean> {
+    const dir = `${MEMORY_CGROUP}${cgroupPathOf(spec.id)}`;
+    if (!existsSync(MEMORY_CGROUP)) return false;
+    await mkdir(dir, { recursive: true });
+    if (spec.memoryLimitBytes) await writeFile(join(dir, 'memory.limit_in_bytes'), String(spec.memoryLimitBytes));
+    return true;
   }
 
   async kill(id: string, signal: string): Promise<void> {
@@ -176,6 +190,7 @@ export class RuncRuntime implements Runtime {
   /** Forgets everything of the container, its logs too (on `rm`). */
   async forget(id: string): Promise<void> {
     await this.delete(id);
+    await rmdir(`${MEMORY_CGROUP}${cgroupPathOf(id)}`).catch(() => undefined);
     await rm(this.dirOf(id), { recursive: true, force: true });
   }
 

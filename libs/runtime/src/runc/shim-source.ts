@@ -6,8 +6,10 @@
  *   log.ndjson { t, s: stdout|stderr, l } one line per line    appended while it runs
  *   exit.json  { exitCode, signal, oomKilled, finishedAt }     written (temp + rename) when it ends
  * It is plain JavaScript, written next to the state at start-up, so it runs the same from the sources
- * (tests) and from the build. OOM: cgroup v1 `memory.oom_control`'s `oom_kill` counter, read every
- * 200 ms and when the container's output closes (before runc removes the cgroup).
+ * (tests) and from the build. OOM (cgroup v1): the kernel counts an OOM kill in the killed task's
+ * cgroup, which runc removes right after; so the shim polls that counter, and also checks, after a
+ * SIGKILL exit, whether our own parent cgroup (which holds the limit and outlives runc's) hit its limit
+ * (`memory.failcnt` > 0): a process killed by SIGKILL at its memory limit was killed by the OOM killer.
  */
 export const SHIM_SOURCE = String.raw`
 import { spawn } from 'node:child_process';
@@ -24,7 +26,7 @@ writeFileSync(join(opts.stateDir, 'shim.json'), JSON.stringify({ shimPid: proces
 let oomKills = 0;
 const readOom = () => {
   try {
-    const m = /oom_kill (\d+)/.exec(readFileSync('/sys/fs/cgroup/memory' + opts.cgroup + '/memory.oom_control', 'utf8'));
+    const m = /oom_kill (\d+)/.exec(readFileSync('/sys/fs/cgroup/memory' + opts.cgroup + '/ctr/memory.oom_control', 'utf8'));
     if (m) oomKills = Math.max(oomKills, Number(m[1]));
   } catch {}
 };
@@ -59,7 +61,11 @@ child.on('exit', async (code, signal) => {
   const signals = Object.entries(constants.signals);
   const exitCode = code ?? 128 + (constants.signals[signal] ?? 0);
   const killedBy = exitCode > 128 ? (signals.find(([, n]) => n === exitCode - 128)?.[0] ?? null) : null;
-  const exit = { exitCode, signal: killedBy, oomKilled: oomKills > 0, finishedAt: new Date().toISOString() };
+  let limitHit = false;
+  try {
+    limitHit = exitCode === 137 && Number(readFileSync('/sys/fs/cgroup/memory' + opts.cgroup + '/memory.failcnt', 'utf8')) > 0;
+  } catch {}
+  const exit = { exitCode, signal: killedBy, oomKilled: oomKills > 0 || limitHit, finishedAt: new Date().toISOString() };
   log.end(() => {
     const file = join(opts.stateDir, 'exit.json');
     writeFileSync(file + '.tmp', JSON.stringify(exit));

@@ -180,6 +180,7 @@ const containerCommands = [
   containerSpec('KillContainer', 'Record a signal sent.'),
   containerSpec('RenameContainer', 'Record a new name.'),
   containerSpec('RecordFilesChanged', 'Record changes of the writable layer.'),
+  containerSpec('RequestCommit', 'Record a commit whose layer is in the content store (finished on restart if cut short).'),
   containerSpec('RecordCommit', 'Record that the writable layer became an image.'),
   containerSpec('RemoveContainer', 'Record a removed container (its writable layer is gone).'),
   containerNameSpec('ReserveContainerName', 'Hold a container name.'),

@@ -1,4 +1,4 @@
-import type { ContainerCreatedData, ExitReason, FileChange } from './events.js';
+import type { CommitRequestData, ContainerCreatedData, ExitReason, FileChange } from './events.js';
 
 /**
  * Container commands. The node performs the side effect (runc, the snapshotter) between checking the
@@ -13,6 +13,7 @@ export type ContainerCommand =
   | { type: 'KillContainer'; id: string; signal: string }
   | { type: 'RenameContainer'; id: string; name: string }
   | { type: 'RecordFilesChanged'; id: string; source: 'api' | 'process'; changes: FileChange[] }
+  | ({ type: 'RequestCommit' } & CommitRequestData)
   | { type: 'RecordCommit'; id: string; commitId: string; manifestDigest: string; imageId: string; layerDigest: string; tag: string | null }
   | { type: 'RemoveContainer'; id: string };
 

@@ -90,8 +90,15 @@ export function decideContainer(command: ContainerCommand, state: ContainerState
       assertTransition(state, 'files', command.id);
       if (command.changes.length === 0) return [];
       return [{ type: 'ContainerFilesChanged', schemaVersion: 1, data: { id: command.id, source: command.source, changes: command.changes } }];
-    case 'RecordCommit': {
+    case 'RequestCommit': {
       assertTransition(state, 'commit', command.id);
+      if (state.commits.includes(command.commitId) || state.pendingCommits.includes(command.commitId)) return [];
+      const { type: _t, ...data } = command;
+      return [{ type: 'ContainerCommitRequested', schemaVersion: 1, data }];
+    }
+    case 'RecordCommit': {
+      // A requested commit is finished even if the container was removed meanwhile: the image is made.
+      if (!state.pendingCommits.includes(command.commitId)) assertTransition(state, 'commit', command.id);
       if (state.commits.includes(command.commitId)) return [];
       const { type: _t, ...data } = command;
       return [{ type: 'ContainerCommitted', schemaVersion: 1, data }];
@@ -123,8 +130,14 @@ export function evolveContainer(state: ContainerState, event: ContainerEvent): C
       return { ...state, status: 'running' };
     case 'ContainerRenamed':
       return { ...state, name: event.data.to };
+    case 'ContainerCommitRequested':
+      return { ...state, pendingCommits: [...state.pendingCommits, event.data.commitId] };
     case 'ContainerCommitted':
-      return { ...state, commits: [...state.commits, event.data.commitId] };
+      return {
+        ...state,
+        commits: [...state.commits, event.data.commitId],
+        pendingCommits: state.pendingCommits.filter((c) => c !== event.data.commitId),
+      };
     case 'ContainerRemoved':
       return { ...state, status: 'removed' };
     default:

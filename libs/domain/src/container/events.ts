@@ -9,6 +9,7 @@ export const CONTAINER_SCHEMA = {
   ContainerSignalled: 1,
   ContainerRenamed: 1,
   ContainerFilesChanged: 1,
+  ContainerCommitRequested: 1,
   ContainerCommitted: 1,
   ContainerRemoved: 1,
 } as const;
@@ -64,12 +65,31 @@ export type ContainerEvent =
   | { type: 'ContainerSignalled'; schemaVersion: 1; data: { id: string; signal: string } }
   | { type: 'ContainerRenamed'; schemaVersion: 1; data: { id: string; from: string; to: string } }
   | { type: 'ContainerFilesChanged'; schemaVersion: 1; data: { id: string; source: 'api' | 'process'; changes: FileChange[] } }
+  | { type: 'ContainerCommitRequested'; schemaVersion: 1; data: CommitRequestData }
   | {
       type: 'ContainerCommitted';
       schemaVersion: 1;
       data: { id: string; commitId: string; manifestDigest: string; imageId: string; layerDigest: string; tag: string | null };
     }
   | { type: 'ContainerRemoved'; schemaVersion: 1; data: { id: string; name: string } };
+
+/**
+ * A commit's intent, recorded once its layer is safely in the content store: everything needed to
+ * finish it (the image, the tag, the record) without the container, so a node that dies half-way
+ * finishes it on restart, exactly once (every later step's id derives from `commitId`).
+ */
+export interface CommitRequestData {
+  id: string;
+  commitId: string;
+  layerDigest: string;
+  layerSize: number;
+  tag: string | null;
+  author: string | null;
+  message: string | null;
+  changes: string[];
+  createdBy: string;
+  created: string;
+}
 
 export type ContainerEventType = ContainerEvent['type'];
 export const CONTAINER_EVENT_TYPES = Object.keys(CONTAINER_SCHEMA) as ContainerEventType[];

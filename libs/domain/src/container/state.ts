@@ -14,6 +14,8 @@ export interface ContainerState {
   lastExit: { exitCode: number; reason: ExitReason } | null;
   /** Commits already recorded (by commitId), so a finished saga step is never recorded twice. */
   commits: readonly string[];
+  /** Commits requested and not recorded yet: a restarted node finishes them. */
+  pendingCommits: readonly string[];
 }
 
 export const initialContainerState = (): ContainerState => ({
@@ -25,4 +27,5 @@ export const initialContainerState = (): ContainerState => ({
   restartCount: 0,
   lastExit: null,
   commits: [],
+  pendingCommits: [],
 });

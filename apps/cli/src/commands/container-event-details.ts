@@ -48,7 +48,8 @@ function committed(data: Data): string {
 }
 
 function started(data: Data): string {
-  const pid = typeof data.pid === 'number' ? `pid ${data.pid}` : '';
+  // pid 0: the process had already ended when the node looked (a very short one).
+  const pid = typeof data.pid === 'number' && data.pid > 0 ? `pid ${data.pid}` : '';
   const restarts = typeof data.restartCount === 'number' && data.restartCount > 0 ? `restart ${data.restartCount}` : '';
   return [pid, restarts].filter(Boolean).join(', ');
 }
@@ -62,6 +63,7 @@ const DETAILS: Record<string, (data: Data) => string> = {
   ContainerSignalled: (d) => text(d.signal) ?? '',
   ContainerRenamed: (d) => `${text(d.from) ?? '?'} -> ${text(d.to) ?? '?'}`,
   ContainerFilesChanged: fileChanges,
+  ContainerCommitRequested: (d) => `layer ${text(d.layerDigest)?.slice(7, 19) ?? '?'}${text(d.tag) ? ` for ${text(d.tag)}` : ''}${text(d.message) ? `: ${text(d.message)}` : ''}`,
   ContainerCommitted: committed,
   ContainerRemoved: () => '',
 };

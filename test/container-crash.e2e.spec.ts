@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +46,13 @@ describe('a node killed mid-flight', () => {
     const ender = (await n.json('POST', '/containers', { image: 'busybox', name: 'ender', cmd: ['sh', '-c', 'echo working; sleep 2; echo bye > /bye; exit 5'] })).body.container;
     expect((await n.json('POST', '/containers/runner/start')).status).toBe(200);
     expect((await n.json('POST', '/containers/ender/start')).status).toBe(200);
+    const vanisher = (await n.json('POST', '/containers', { image: 'busybox', name: 'vanisher', cmd: ['sleep', '300'] })).body.container;
+    expect((await n.json('POST', '/containers/vanisher/start')).status).toBe(200);
     await n.crash();
+    // While the node is down, vanisher disappears with its supervisor (as after a reboot).
+    const shim = JSON.parse(readFileSync(join(dataDir, 'runtime', vanisher.id, 'shim.json'), 'utf8')).shimPid as number;
+    process.kill(shim, 'SIGKILL');
+    execFileSync('runc', ['--root', join(dataDir, 'runtime', '.runc'), 'kill', vanisher.id, 'KILL']);
     await sleep(3000); // ender finishes while no node watches it
     node = n = await startChildNode(dataDir);
 
@@ -56,6 +63,9 @@ describe('a node killed mid-flight', () => {
     // What the process wrote before it ended is in the log too.
     const files = await n.json('GET', '/containers/ender/files/history?path=/bye');
     expect(files.body.items).toMatchObject([{ kind: 'A', source: 'process' }]);
+
+    const v = await n.json('GET', '/containers/vanisher');
+    expect(v.body).toMatchObject({ status: 'exited', exitReason: 'node-restart' });
 
     const stopped = await n.json('POST', '/containers/runner/stop?t=5');
     expect(stopped.body.container).toMatchObject({ status: 'exited', exitCode: 0, exitReason: 'stopped' });

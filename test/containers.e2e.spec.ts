@@ -152,6 +152,26 @@ describe.each(['overlay', 'native'] as const)('containers end to end (%s snapsho
     expect((await t.json('GET', '/containers/story/files?path=/../../etc/passwd')).body.code).toBe('PATH_ESCAPES_ROOT');
   });
 
+  it('restarts by policy with back-off, and never a container the user stopped', async () => {
+    const flaky = (await post<ContainerReply>('/containers', { image: 'busybox', restart: 'on-failure:2', cmd: ['sh', '-c', 'echo run; exit 3'] })).body.container;
+    await post(`/containers/${flaky.id}/start`);
+    const started = async () => (await t.json('GET', `/events?stream=container-${flaky.id}&type=ContainerStarted`)).body.items.length as number;
+    for (let i = 0; i < 100 && (await started()) < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    await post(`/containers/${flaky.id}/wait`);
+    await new Promise((r) => setTimeout(r, 500)); // a fourth start would come within the back-off
+    const view = (await t.json('GET', `/containers/${flaky.id}?minPosition=${(await t.json('GET', '/healthz')).body.head}`)).body;
+    expect(view).toMatchObject({ status: 'exited', exitCode: 3, restartCount: 2 });
+    expect(await started()).toBe(3);
+
+    const always = (await post<ContainerReply>('/containers', { image: 'busybox', restart: 'always', cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'] })).body.container;
+    await post(`/containers/${always.id}/start`);
+    expect((await post(`/containers/${always.id}/stop?t=5`)).body.container.status).toBe('exited');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await t.json('GET', `/containers/${always.id}`)).body.status).toBe('exited');
+    await t.json('DELETE', `/containers/${flaky.id}`);
+    await t.json('DELETE', `/containers/${always.id}`);
+  });
+
   it('copies files in and out like docker cp, recording API changes at once; symlinks never lead out', async () => {
     const put = await t.call('PUT', '/containers/story/files?path=/etc/app.conf', 'setting=1\n', { 'content-type': 'application/octet-stream' });
     expect(put.status).toBe(200);

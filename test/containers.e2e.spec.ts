@@ -125,9 +125,9 @@ describe.each(['overlay', 'native'] as const)('containers end to end (%s snapsho
   it('refuses every wrong state with a 409 naming it, and appends nothing', async () => {
     const sleeper = (await post<ContainerReply>('/containers', { image: 'busybox', name: 'sleeper', cmd: ['sleep', '300'] })).body.container;
     const head = async () => (await t.json('GET', '/healthz')).body.head as number;
-    const expectState = async (method: 'POST' | 'DELETE', path: string, code: string) => {
+    const expectState = async (method: 'POST' | 'DELETE', path: string, code: string, body?: unknown) => {
       const h = await head();
-      const r = await t.json(method, path);
+      const r = await t.json(method, path, body);
       expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status: 409, code });
       expect(await head()).toBe(h);
     };
@@ -143,13 +143,37 @@ describe.each(['overlay', 'native'] as const)('containers end to end (%s snapsho
     expect(stopped.body.container).toMatchObject({ status: 'exited', exitReason: 'stopped' });
     await expectState('POST', '/containers/sleeper/pause', 'CONTAINER_NOT_RUNNING');
     await expectState('POST', '/containers/sleeper/kill', 'CONTAINER_NOT_RUNNING');
+    await expectState('POST', '/containers/sleeper/exec', 'CONTAINER_NOT_RUNNING', { cmd: ['true'] });
+    await expectState('POST', '/containers/sleeper/unpause', 'CONTAINER_NOT_RUNNING');
+    expect((await post('/containers/sleeper/kill?signal=NOPE!')).body.code).toBe('INVALID_SIGNAL');
+    expect((await t.json('GET', '/containers/sleeper/files?path=etc/passwd')).body.code).toBe('INVALID_PATH');
+    expect((await t.json('GET', '/containers/sleeper/files?path=/../../etc/passwd')).body.code).toBe('PATH_ESCAPES_ROOT');
     expect((await t.json('DELETE', '/containers/sleeper')).status).toBe(200);
-    const gone = await post(`/containers/${sleeper.id}/start`);
-    expect(gone.status).toBe(404);
+    // A removed container is gone from every verb: its id answers 404, its history stays in the log.
+    for (const [method, path] of [['POST', 'start'], ['POST', 'stop'], ['POST', 'commit'], ['POST', 'rename?name=x'], ['GET', 'changes'], ['GET', 'files?path=/etc/passwd']] as const) {
+      const r = await t.json(method, `/containers/${sleeper.id}/${path}`, method === 'POST' && path === 'commit' ? {} : undefined);
+      expect({ path, status: r.status, code: r.body.code }).toEqual({ path, status: 404, code: 'CONTAINER_NOT_FOUND' });
+    }
+    expect((await t.json('GET', `/events?stream=container-${sleeper.id}`)).body.items.at(-1).type).toBe('ContainerRemoved');
+    // Bad input, each refused with its own code before anything is created.
+    const before = await head();
+    for (const [body, code] of [
+      [{ image: 'busybox', name: 'bad name!', cmd: ['true'] }, 'INVALID_CONTAINER_NAME'],
+      [{ image: 'busybox', restart: 'sometimes', cmd: ['true'] }, 'INVALID_RESTART_POLICY'],
+      [{ image: 'busybox', env: ['=oops'], cmd: ['true'] }, 'INVALID_ENV'],
+      [{ image: 'busybox', workingDir: 'relative', cmd: ['true'] }, 'INVALID_WORKDIR'],
+      [{ image: 'busybox' }, 'NO_COMMAND'],
+      [{ image: 'busybox', cmd: 'true' }, 'VALIDATION_FAILED'],
+      [{ cmd: ['true'] }, 'VALIDATION_FAILED'],
+    ] as const) {
+      const r = await post('/containers', body);
+      expect({ body, status: r.status, code: r.body.code }).toEqual({ body, status: 400, code });
+    }
+    expect(await head()).toBe(before);
     // A name in use, an image that does not exist, a path that climbs out.
-    expect((await post('/containers', { image: 'busybox', name: 'story', cmd: ['true'] })).body.code).toBe('CONTAINER_NAME_IN_USE');
+    await post('/containers', { image: 'busybox', name: 'taken', cmd: ['true'] });
+    expect((await post('/containers', { image: 'busybox', name: 'taken', cmd: ['true'] })).body.code).toBe('CONTAINER_NAME_IN_USE');
     expect((await post('/containers', { image: 'nope:1', cmd: ['true'] })).body.code).toBe('IMAGE_NOT_FOUND');
-    expect((await t.json('GET', '/containers/story/files?path=/../../etc/passwd')).body.code).toBe('PATH_ESCAPES_ROOT');
   });
 
   it('restarts by policy with back-off, and never a container the user stopped', async () => {
@@ -177,8 +201,12 @@ describe.each(['overlay', 'native'] as const)('containers end to end (%s snapsho
     expect(put.status).toBe(200);
     const read = await t.call('GET', '/containers/story/files?path=/etc/app.conf');
     expect(await read.text()).toBe('setting=1\n');
+    await t.call('PUT', '/containers/story/files?path=/etc/app.conf', 'setting=2\n', { 'content-type': 'application/octet-stream' });
     const history = await t.json('GET', '/containers/story/files/history?path=/etc/app.conf');
-    expect(history.body.items).toMatchObject([{ kind: 'A', source: 'api', actor: 'admin' }]);
+    expect(history.body.items).toMatchObject([{ kind: 'A', source: 'api', actor: 'admin' }, { kind: 'A', source: 'api' }]);
+    // What did it contain before? The first record's digest names the old content.
+    expect(await (await t.call('GET', `/content/${history.body.items[0].digest}`)).text()).toBe('setting=1\n');
+    expect((await t.json('GET', `/content/sha256:${'0'.repeat(64)}`)).body.code).toBe('BLOB_UNKNOWN');
     // A link inside the container pointing "out" resolves inside its root, like the container sees it.
     const link = await post<ContainerReply>('/containers', { image: 'busybox', cmd: ['sh', '-c', 'ln -s ../../../../../etc /escape'] });
     await post(`/containers/${link.body.container.id}/start`);

@@ -34,6 +34,7 @@ import { ContainerRootfs } from './containers/container-rootfs.js';
 import { ContainersService } from './containers/containers.service.js';
 import { RUNTIME } from './containers/runtime-token.js';
 import { ContainersController } from './http/containers.controller.js';
+import { ContentController } from './http/content.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { ReadModels } from './projections/read-models.service.js';
 
@@ -49,6 +50,7 @@ export class AppModule {
         RepositoriesController,
         ImagesController,
         ContainersController,
+        ContentController,
         PruneController,
         CommandsController,
         EventsController,

@@ -108,9 +108,9 @@ export class ContainersService {
   }
 
   async kill(ref: string, signal: string, meta: CommandMeta): Promise<ContainerReply> {
+    const normalized = normalizeSignal(signal); // the input first, then the state
     const c = await this.owned(ref);
     assertTransition((await this.resolver.state(c.id)).state, 'kill', ref);
-    const normalized = normalizeSignal(signal);
     const reply = await this.steps.run(meta, 'kill', 'KillContainer', { id: c.id, signal: normalized });
     await this.processes.kill(c.id, normalized);
     if (normalized === 'SIGKILL') await this.processes.exited(c.id);

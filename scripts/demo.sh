@@ -36,6 +36,23 @@ say "Where has demo/app:latest pointed, and who moved it?"
 strata repo history demo/app:latest
 say "The audit log of everything that happened"
 strata events --since 0
+if [ "$(id -u)" = 0 ] && command -v runc >/dev/null && [ -x /bin/busybox ]; then
+  say "A container from a busybox-static image: its process changes files, diff shows them"
+  mkdir -p "$data/bb/bin" "$data/bb/etc" && cp /bin/busybox "$data/bb/bin/"
+  for a in sh echo cat rm mkdir ls; do ln -s busybox "$data/bb/bin/$a"; done
+  echo 'Welcome' > "$data/bb/etc/motd"
+  tar -C "$data/bb" -cf "$data/bb.tar" .
+  strata import "$data/bb.tar" busybox:latest
+  strata run --name story busybox sh -c 'echo hello > /greeting; rm /etc/motd; mkdir -p /srv && echo x > /srv/a; echo done'
+  strata diff story
+  say "Commit the writable layer: a new image whose parent is busybox"
+  strata commit --author 'Ada <ada@example.com>' -m 'the story' story demo/app:1
+  strata history demo/app:1
+  say "The container's whole life, one line per event"
+  strata container history story
+else
+  say "(skipping the container story: it needs root, runc and busybox-static)"
+fi
 say "Throw away every read model and rebuild it from the log"
 strata replay
 say "Same checksum before and after: the read models are a pure function of the log."

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import type { ContainerView } from '@strata/api';
 import { conflict, invalid, type CommandMeta, type ContainerState, type ExitReason } from '@strata/domain';
 import type { ExitStatus, Runtime } from '@strata/runtime';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandSteps } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
@@ -169,8 +168,8 @@ export class ContainerProcesses implements OnApplicationBootstrap, OnApplication
     this.runtime.close(); // ends the waits; the containers run on, and the next start re-attaches
   }
 
+  /** The position of the container's last ContainerStarted: the key of its current run's exit record. */
   private async lastStartPosition(id: string): Promise<number> {
-    const { state: _s } = await this.resolver.state(id);
     const events = await this.reads.engine.queryEvents({ stream: `container-${id}`, types: ['ContainerStarted'], limit: 10_000 });
     return events.items.at(-1)?.position ?? 0;
   }
@@ -190,4 +189,3 @@ function wantsRestart(state: ContainerState, exitCode: number, reason: ExitReaso
   }
 }
 
-export const newCommandId = () => randomUUID();

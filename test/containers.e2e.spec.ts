@@ -196,6 +196,25 @@ describe.each(['overlay', 'native'] as const)('containers end to end (%s snapsho
     await t.json('DELETE', `/containers/${always.id}`);
   });
 
+  it('prune removes the unpacked layers of an image once it and its containers are gone', async () => {
+    const tagged = await t.json('PUT', '/repositories/prunable/tags/1', { image: 'demo/app:1' });
+    expect(tagged.status).toBe(200);
+    const user = (await post<ContainerReply>('/containers', { image: 'prunable:1', cmd: ['true'] })).body.container;
+    expect((await t.json('DELETE', '/images/prunable%3A1?force=true')).body.code).toBe('IMAGE_IN_USE_BY_CONTAINER');
+    await t.json('DELETE', `/containers/${user.id}`);
+    for (const c of (await t.json('GET', '/containers?all=true')).body.items) {
+      if (c.image.manifestDigest === user.image.manifestDigest) await t.json('DELETE', `/containers/${c.id}?force=true`);
+    }
+    expect((await t.json('DELETE', '/images/prunable%3A1?force=true')).status).toBe(200);
+    const dry = await post('/system/prune?dryRun=true');
+    expect(dry.body.removedSnapshots).toBeGreaterThanOrEqual(1);
+    const pruned = await post('/system/prune');
+    expect(pruned.body.removedSnapshots).toBeGreaterThanOrEqual(2); // the commit's layer and its init layer at least
+    // busybox's layer stays: its image lives.
+    const again = await post<ContainerReply>('/containers', { image: 'busybox', cmd: ['true'] });
+    expect(again.status).toBe(201);
+  });
+
   it('copies files in and out like docker cp, recording API changes at once; symlinks never lead out', async () => {
     const put = await t.call('PUT', '/containers/story/files?path=/etc/app.conf', 'setting=1\n', { 'content-type': 'application/octet-stream' });
     expect(put.status).toBe(200);

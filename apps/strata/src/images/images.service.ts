@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CommandReply, FileEntryView, ImageView, ImportImageReply, LoadImageReply, PruneReply, RemoveImageReply } from '@strata/api';
-import { invalid, parseRepoTag, type CommandMeta, type ImageOrigin } from '@strata/domain';
+import { conflict, invalid, parseRepoTag, type CommandMeta, type ImageOrigin } from '@strata/domain';
 import {
   buildManifest,
   ContentLeases,
@@ -14,6 +14,7 @@ import {
   type ContentLease,
   type ContentStore,
   type LayoutImage,
+  type OpenedSnapshotter,
   type ResolvedImage,
 } from '@strata/layers';
 import type { Readable, Writable } from 'node:stream';
@@ -23,7 +24,8 @@ import { CommandSteps } from '../commands/command-steps.js';
 import { imageRecord } from './image-record.js';
 import { ImageResolver } from './image-resolver.js';
 import { inspectLayer } from './inspect-layer.js';
-import { CONTENT_STORE } from './layer-tokens.js';
+import { CONTENT_STORE, SNAPSHOTTER } from './layer-tokens.js';
+import { pruneSnapshots } from './snapshot-prune.js';
 
 export interface ImportOptions {
   tag?: string;
@@ -48,6 +50,7 @@ export class ImagesService {
     private readonly reads: ReadModels,
     private readonly resolver: ImageResolver,
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(SNAPSHOTTER) private readonly snapshots: OpenedSnapshotter,
   ) {}
 
   /** `docker import`: one layer tar (plain or gzip) becomes an image with one layer. */
@@ -122,6 +125,14 @@ export class ImagesService {
     const image = await this.resolver.resolve(reference);
     const commands: CommandReply[] = [];
     const untagged: string[] = [];
+    // A container's root is made of the image's layers: refused before anything is untagged.
+    const containers = await this.reads.engine.containersUsingImage(image.manifestDigest);
+    if (containers.length > 0) {
+      throw conflict('IMAGE_IN_USE_BY_CONTAINER', `image ${image.imageId} is used by container(s) ${containers.slice(0, 5).join(', ')}: remove them first`, {
+        manifestDigest: image.manifestDigest,
+        containers,
+      });
+    }
     if (force) {
       for (const ref of image.tags) {
         const { name, tag } = parseRepoTag(ref);
@@ -155,8 +166,10 @@ export class ImagesService {
       leases: this.leases,
       dryRun,
     });
-    this.logger.log({ msg: dryRun ? 'prune (dry run)' : 'pruned', blobs: result.removed.length, bytes: result.freedBytes });
-    return { dryRun, removedBlobs: result.removed.length, freedBytes: result.freedBytes, removedSnapshots: 0 };
+        const liveChains = new Set((await this.reads.engine.listImages()).flatMap((image) => image.layers.map((l) => l.chainId)));
+    const removedSnapshots = await pruneSnapshots(this.snapshots.snapshotter, liveChains, dryRun);
+    this.logger.log({ msg: dryRun ? 'prune (dry run)' : 'pruned', blobs: result.removed.length, bytes: result.freedBytes, snapshots: removedSnapshots });
+    return { dryRun, removedBlobs: result.removed.length, freedBytes: result.freedBytes, removedSnapshots };
   }
 
   private unionOf(image: ImageView): UnionView {

@@ -28,6 +28,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/eventstore', '@strata/projections', '@nestjs/*'] }] },
   },
   {
+    // The runtime's plain-JS shim (run by node, no build step) follows the runtime's rule above.
+    files: ['libs/runtime/**/*.mjs'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/eventstore', '@strata/projections', '@nestjs/*'] }] },
+  },
+  {
     // The CLI speaks HTTP: of Strata it may import only the API types.
     files: ['apps/cli/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/domain', '@strata/eventstore', '@strata/projections', '@strata/layers', '@strata/runtime'] }] },

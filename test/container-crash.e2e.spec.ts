@@ -50,7 +50,7 @@ describe('a node killed mid-flight', () => {
     expect((await n.json('POST', '/containers/vanisher/start')).status).toBe(200);
     await n.crash();
     // While the node is down, vanisher disappears with its supervisor (as after a reboot).
-    const shim = JSON.parse(readFileSync(join(dataDir, 'runtime', vanisher.id, 'shim.json'), 'utf8')).shimPid as number;
+    const shim = (JSON.parse(readFileSync(join(dataDir, 'runtime', vanisher.id, 'shim.json'), 'utf8')) as { shim: { pid: number } }).shim.pid;
     process.kill(shim, 'SIGKILL');
     execFileSync('runc', ['--root', join(dataDir, 'runtime', '.runc'), 'kill', vanisher.id, 'KILL']);
     await sleep(3000); // ender finishes while no node watches it

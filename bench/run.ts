@@ -1,8 +1,11 @@
 /**
- * Strata benchmarks (issue 7), workloads 1 (append) and 2 (read + replay), SQLite.
+ * Strata benchmarks (issue 7), workloads 1 (append) and 2 (read + replay), SQLite, and 5 (layers).
  *   npm run bench          full sizes
  *   npm run bench:quick    small sizes, under 2 minutes
+ *   --only=append|read|layers (comma-separated for several)
+ *   --build / --no-build   layers: always run `npm run build` / never (default: only when dist/ is stale)
  * Writes results/<date>.json and RESULTS.md (RESULTS.md only from a full run, unless --write-md).
+ * With --only=layers --write-md, only the "5. Layers" section (and the notes) of RESULTS.md is replaced.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,17 +15,19 @@ import { fileURLToPath } from 'node:url';
 import { repositoryStreams } from './lib/events.ts';
 import { figure, rate, repeat, type Figure } from './lib/stats.ts';
 import { withTempDir } from './lib/tmp.ts';
-import { emmett, raw, strataCommand, strataStore, type AppendResult } from './workloads/append.ts';
-import { populateEmmett, populateStrata } from './workloads/read.ts';
+import type { AppendResult } from './workloads/append.ts';
+import { layersSection, layersWorkload, type LayersInfo } from './workloads/layers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const writeMd = !quick || process.argv.includes('--write-md');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read | layers, comma-separated
+const selected = (workload: string) => !only || only.split(',').includes(workload);
+const build = process.argv.includes('--no-build') ? 'never' : process.argv.includes('--build') ? 'always' : 'auto';
 
 const SIZES = quick
-  ? { runs: 5, append: { streams: 64, perStream: 8 }, read: { streams: 1000, perStream: 20 }, emmettRead: { streams: 1000, perStream: 20 } }
-  : { runs: 5, append: { streams: 64, perStream: 32 }, read: { streams: 1000, perStream: 200 }, emmettRead: { streams: 1000, perStream: 100 } };
+  ? { runs: 5, append: { streams: 64, perStream: 8 }, read: { streams: 1000, perStream: 20 }, emmettRead: { streams: 1000, perStream: 20 }, layers: { treeMiB: 20 } }
+  : { runs: 5, append: { streams: 64, perStream: 32 }, read: { streams: 1000, perStream: 200 }, emmettRead: { streams: 1000, perStream: 100 }, layers: { treeMiB: 200 } };
 
 interface Row {
   workload: string;
@@ -37,6 +42,7 @@ interface Row {
   error?: string;
 }
 const rows: Row[] = [];
+let layersInfo: LayersInfo | undefined;
 // Emmett 0.38.5 leaves statements running on a connection it closed when concurrent appends fail;
 // their late SQLite errors must not end the whole run.
 let strayErrors = 0;
@@ -83,6 +89,8 @@ function readChild(spec: Record<string, unknown>): Promise<{ runs: number[]; eve
 }
 
 async function appendWorkload() {
+  // loaded here, not at the top: a workload whose imports do not compile must not stop --only=<another>
+  const { emmett, raw, strataCommand, strataStore } = await import('./workloads/append.ts');
   const { streams: s, perStream } = SIZES.append;
   const streams = repositoryStreams(s, perStream, 'tags');
   log(`append: ${s * perStream} events on ${s} streams, WAL, synchronous=FULL, ${SIZES.runs} runs each`);
@@ -115,6 +123,7 @@ async function appendWorkload() {
 }
 
 async function readWorkload() {
+  const { populateEmmett, populateStrata } = await import('./workloads/read.ts');
   const { streams: s, perStream } = SIZES.read;
   const total = s * perStream;
   log(`read: ${total} events on ${s} streams (realistic mix), ${SIZES.runs} runs each, one process per contender`);
@@ -181,6 +190,13 @@ function versions() {
   } catch {
     // better-sqlite3 not installed at the root: the results say 'unknown'
   }
+  const tool = (command: string) => {
+    try {
+      return execFileSync('sh', ['-c', command]).toString().trim().split('\n')[0];
+    } catch {
+      return 'missing';
+    }
+  };
   return {
     node: process.version,
     strataCommit: commit,
@@ -190,13 +206,28 @@ function versions() {
     '@event-driven-io/emmett': v(join(here, 'node_modules/@event-driven-io/emmett/package.json')),
     '@event-driven-io/emmett-sqlite': v(join(here, 'node_modules/@event-driven-io/emmett-sqlite/package.json')),
     sqlite3: v(join(here, 'node_modules/sqlite3/package.json')),
+    ...(selected('layers') ? { tar: tool("tar --version | sed -n 1p | awk '{print $NF}'"), umoci: tool("umoci --version | awk '{print $NF}'") } : {}),
   };
 }
 
 const started = new Date();
 const t0 = performance.now();
-if (only !== 'read') await appendWorkload();
-if (only !== 'append') await readWorkload();
+/** A workload that cannot even start (e.g. its imports no longer compile) is a failed row, not the end of the run. */
+async function guarded(workload: string, fn: () => Promise<void>) {
+  try {
+    await fn();
+  } catch (error) {
+    log(`${workload}: FAILED ${String(error).split('\n')[0]}`);
+    rows.push({ workload, name: `${workload} workload`, figure: figure('events/s', [NaN]), error: String(error).split('\n').slice(0, 3).join(' ').slice(0, 300) });
+  }
+}
+if (selected('append')) await guarded('append', appendWorkload);
+if (selected('read')) await guarded('read', readWorkload);
+if (selected('layers')) {
+  const r = await layersWorkload({ root: join(here, '..'), treeBytes: SIZES.layers.treeMiB * 2 ** 20, runs: SIZES.runs, build, log });
+  rows.push(...r.rows);
+  layersInfo = r.info;
+}
 const machine = {
   nproc: Number(execFileSync('nproc').toString().trim()),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -212,15 +243,37 @@ const result = {
   machine,
   versions: versions(),
   sizes: SIZES,
+  ...(layersInfo ? { layers: layersInfo } : {}),
   rows,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${file} (${result.durationS} s)${strayErrors ? `; ignored ${strayErrors} late SQLite errors from a failed Emmett run` : ''}`);
-if (writeMd) {
+if (writeMd && only === 'layers' && existsSync(join(here, 'RESULTS.md'))) {
+  writeFileSync(join(here, 'RESULTS.md'), mergeLayers(readFileSync(join(here, 'RESULTS.md'), 'utf8'), result, file));
+  log('wrote RESULTS.md (replaced its "5. Layers" section and the notes; the other sections are kept)');
+} else if (writeMd) {
   writeFileSync(join(here, 'RESULTS.md'), markdown(result, file));
   log('wrote RESULTS.md');
+}
+
+/** RESULTS.md of an earlier full run with its layers section (and the notes, from NOTES.md) replaced by this run's. */
+function mergeLayers(existing: string, r: typeof result, jsonFile: string): string {
+  const v = r.versions as Record<string, string>;
+  const section = layersSection(
+    r.rows.filter((row) => row.workload === 'layers') as Parameters<typeof layersSection>[0],
+    layersInfo,
+    r.sizes.runs,
+    `From a layers-only run (${r.mode}, ${r.date}, ${r.durationS} s, strataCommit ${v.strataCommit}, node ${v.node}, GNU tar ${v.tar}, umoci ${v.umoci}); raw data: \`bench/results/${jsonFile.split('/').pop()}\`. The sections above come from the run named at the top. Reproduce: \`cd bench && npm run bench -- --only=layers --write-md\` (builds the node first when dist/ is stale; needs GNU tar, sha256sum and umoci on PATH).`,
+  );
+  const notesAt = existing.search(/^## Notes/m);
+  const head = notesAt >= 0 ? existing.slice(0, notesAt) : `${existing.trimEnd()}\n\n`;
+  const notes = existsSync(join(here, 'NOTES.md')) ? readFileSync(join(here, 'NOTES.md'), 'utf8') : '';
+  const start = head.search(/^## 5\. Layers/m);
+  if (start < 0) return `${head}${section}\n${notes}`;
+  const next = head.slice(start + 1).search(/^## /m);
+  return `${head.slice(0, start)}${section}\n${next >= 0 ? head.slice(start + 1 + next) : ''}${notes}`;
 }
 
 function markdown(r: typeof result, jsonFile: string): string {
@@ -264,5 +317,5 @@ ${table('append')}
 ${r.sizes.read.streams * r.sizes.read.perStream} events: ${r.sizes.read.streams} repositories × ${r.sizes.read.perStream} (creates, tag moves, some untags and visibility changes), read.db at WAL/NORMAL. Each contender runs in its own process; peak RSS is that process's maxRSS over its runs (it includes Node + loaded modules, about ${Math.round(r.rows.find((x) => x.baselineRssMiB)?.baselineRssMiB ?? 0)} MiB before the first run).
 
 ${table('read')}
-${existsSync(join(here, 'NOTES.md')) ? `\n${readFileSync(join(here, 'NOTES.md'), 'utf8')}` : ''}`;
+${r.rows.some((row) => row.workload === 'layers') ? `\n${layersSection(r.rows.filter((row) => row.workload === 'layers') as Parameters<typeof layersSection>[0], layersInfo, r.sizes.runs)}` : ''}${existsSync(join(here, 'NOTES.md')) ? `\n${readFileSync(join(here, 'NOTES.md'), 'utf8')}` : ''}`;
 }

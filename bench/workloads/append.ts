@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { domainUpcasters } from '../../libs/domain/src/index.ts';
+import { domainUpcasters, imageStreamId } from '../../libs/domain/src/index.ts';
 import { SqliteEventStore } from '../../libs/eventstore/src/index.ts';
 import { EVENT_LOG_SCHEMA, rowOf } from '../../libs/eventstore/src/sqlite/schema.ts';
 import { ExecuteCommandHandler } from '../../apps/strata/src/commands/execute-command.handler.ts';
@@ -71,7 +71,15 @@ export async function strataStore(dir: string, streams: BenchEvent[][], writers:
 
 export async function strataCommand(dir: string, streams: BenchEvent[][], writers: Writers): Promise<AppendResult> {
   const store = new SqliteEventStore({ path: join(dir, 'strata.db'), synchronous: 'FULL', upcasters: domainUpcasters() });
-  const handler = new ExecuteCommandHandler(store, { publishAll: () => undefined } as never, new Metrics());
+  // Tags point only at images the log knows: record every digest the workload tags, before timing.
+  const digests = new Set(streams.flat().flatMap((e) => (e.command.name === 'TagImage' ? [(e.command.input as { digest: string }).digest] : [])));
+  for (const d of digests) {
+    await store.append(imageStreamId(d), 'no-stream', [
+      { eventId: `img-${d}`, type: 'ImageCreated', schemaVersion: 1, occurredAt: '2026-01-01T00:00:00.000Z', actor: 'bench', correlationId: 'bench', causationId: null, nodeId: 'bench', data: { manifestDigest: d, imageId: d } },
+    ], { commandId: `img-${d}` });
+  }
+  // The image resolver, content store and read models are not used by these commands (digests, not references).
+  const handler = new ExecuteCommandHandler(store, { publishAll: () => undefined } as never, new Metrics(), {} as never, {} as never, {} as never);
   let events = 0;
   const ms = await drive(streams, writers, async (e) => {
     const reply = await handler.execute(new ExecuteCommand(e.command.name, e.command.input, metaOf(e)));

@@ -24,7 +24,7 @@ export default tseslint.config(
   },
   {
     // Layers know nothing of the event log or the read models (DESIGN.md: adapters never reach sideways).
-    files: ['libs/layers/**/*.ts', 'libs/runtime/**/*.ts'],
+    files: ['libs/layers/**/*.ts', 'libs/runtime/**/*.ts', 'libs/registry/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/eventstore', '@strata/projections', '@nestjs/*'] }] },
   },
   {
@@ -35,6 +35,6 @@ export default tseslint.config(
   {
     // The CLI speaks HTTP: of Strata it may import only the API types.
     files: ['apps/cli/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/domain', '@strata/eventstore', '@strata/projections', '@strata/layers', '@strata/runtime'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@strata/domain', '@strata/eventstore', '@strata/projections', '@strata/layers', '@strata/runtime', '@strata/registry'] }] },
   },
 );

@@ -15,6 +15,7 @@ export default defineConfig({
       '@strata/api': lib('api'),
       '@strata/layers': lib('layers'),
       '@strata/runtime': lib('runtime'),
+      '@strata/registry': lib('registry'),
     },
   },
   test: {

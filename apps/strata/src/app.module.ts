@@ -37,6 +37,13 @@ import { ContainersController } from './http/containers.controller.js';
 import { ContentController } from './http/content.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { ReadModels } from './projections/read-models.service.js';
+import { RegistryAccess } from './registry/registry-access.js';
+import { RegistryBlobs } from './registry/registry-blobs.service.js';
+import { RegistryController } from './registry/registry.controller.js';
+import { RegistryListing } from './registry/registry-listing.service.js';
+import { RegistryManifests } from './registry/registry-manifests.service.js';
+import { RegistryUploads } from './registry/registry-uploads.js';
+import { RepositoryContent } from './registry/repository-content.js';
 
 /** The only place where adapters are wired to ports. */
 @Module({})
@@ -55,6 +62,7 @@ export class AppModule {
         CommandsController,
         EventsController,
         AdminController,
+        RegistryController,
       ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
@@ -114,6 +122,12 @@ export class AppModule {
         CommandGateway,
         ExecuteCommandHandler,
         HandlerErrors,
+        RegistryAccess,
+        RegistryUploads,
+        RepositoryContent,
+        RegistryBlobs,
+        RegistryManifests,
+        RegistryListing,
       ],
     };
   }

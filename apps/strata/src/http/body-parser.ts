@@ -6,12 +6,13 @@ import { ApiError } from './api-error.js';
  * JSON bodies only, up to `limit` bytes. Parse failures are answered here as problems, because
  * errors from Express middleware never reach Nest's exception filters.
  */
-export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/(images\/(import|load)|containers\/[^/?]+\/files)(\?|$)/) {
+export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/(images\/(import|load)|containers\/[^/?]+\/files)(\?|$)|^\/v2\//) {
   const parse = express.json({ limit, strict: true, type: () => true });
   return (request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
     if (!hasBody || request.method === 'GET' || request.method === 'HEAD') return next();
-    // Archive uploads stream straight to their handler (the content store), never into memory.
+    // Archive uploads and the registry's blobs and manifests (/v2/) stream straight to their handler
+    // (the content store), never into memory.
     if (streamingPaths.test(request.originalUrl)) return next();
     const type = request.headers['content-type'] ?? '';
     if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {

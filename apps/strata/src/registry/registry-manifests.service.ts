@@ -1,0 +1,164 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { CommandReply } from '@strata/api';
+import {
+  ContentLeases,
+  isIndexMediaType,
+  parseManifest,
+  resolveImage,
+  sha256Digest,
+  type ContentStore,
+  type ImageManifest,
+} from '@strata/layers';
+import { isDigestReference, isTag, RegistryError } from '@strata/registry';
+import type { Request, Response } from 'express';
+import type { AuthenticatedRequest } from '../auth/auth.guard.js';
+import { commandMetaFrom } from '../commands/command-meta.js';
+import { CommandSteps } from '../commands/command-steps.js';
+import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
+import { imageRecord } from '../images/image-record.js';
+import { inspectLayer } from '../images/inspect-layer.js';
+import { CONTENT_STORE } from '../images/layer-tokens.js';
+import { ReadModels } from '../projections/read-models.service.js';
+import { RegistryAccess, type RegistryCaller } from './registry-access.js';
+import { RepositoryContent } from './repository-content.js';
+
+/** Manifests are small JSON documents; the distribution registry caps them at 4 MiB too. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Manifests by tag or digest. A pushed manifest becomes an image the way an import does: its blobs are
+ * already verified in the store, the manifest is checked whole (resolveImage: sizes, diffIDs) and every
+ * layer goes through the hardened tar reader, then CreateImage (origin push) and, for a tag, TagImage —
+ * the pusher is the actor of both. Nothing is recorded unless everything checked out.
+ */
+@Injectable()
+export class RegistryManifests {
+  constructor(
+    @Inject(CONTENT_STORE) private readonly content: ContentStore,
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    private readonly leases: ContentLeases,
+    private readonly commands: CommandSteps,
+    private readonly reads: ReadModels,
+    private readonly access: RegistryAccess,
+    private readonly repositoryContent: RepositoryContent,
+  ) {}
+
+  async get(caller: RegistryCaller, name: string, reference: string, request: Request, response: Response): Promise<void> {
+    await this.access.requireRead(caller, name);
+    await this.reads.catchUpToHead();
+    const model = this.reads.engine;
+    if (!(await model.getRepository(name)) && !(caller.principal && isDigestReference(reference))) {
+      throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name });
+    }
+    let digest: string;
+    if (isDigestReference(reference)) {
+      digest = reference;
+      // A manifest pushed by digest alone belongs to no tag yet; only principals may read it then.
+      if (!caller.principal && !(await this.repositoryContent.holds(name, digest))) throw manifestUnknown(name, reference);
+    } else if (isTag(reference)) {
+      const tag = (await model.listTags(name)).find((t) => t.tag === reference);
+      if (!tag) throw manifestUnknown(name, reference);
+      digest = tag.digest;
+    } else {
+      throw new RegistryError('TAG_INVALID', `${JSON.stringify(reference)} is neither a tag nor a digest`);
+    }
+    const image = await model.getImage(digest);
+    if (!image) throw manifestUnknown(name, reference);
+    const bytes = await this.content.readBytes(digest, MAX_MANIFEST_BYTES);
+    response.status(200);
+    response.setHeader('Content-Type', image.manifestMediaType);
+    response.setHeader('Docker-Content-Digest', digest);
+    response.setHeader('ETag', `"${digest}"`);
+    response.setHeader('Content-Length', String(bytes.length));
+    response.end(request.method === 'HEAD' ? undefined : bytes);
+  }
+
+  async put(caller: RegistryCaller, name: string, reference: string, request: Request, response: Response): Promise<void> {
+    const principal = this.access.requireWrite(caller);
+    const byDigest = isDigestReference(reference);
+    if (!byDigest && !isTag(reference)) {
+      request.resume();
+      throw new RegistryError('TAG_INVALID', `invalid tag ${JSON.stringify(reference)}: up to 128 letters, digits, '_', '.' or '-'`);
+    }
+    const bytes = await readCapped(request, MAX_MANIFEST_BYTES);
+    const digest = sha256Digest(bytes);
+    if (byDigest && reference !== digest) {
+      throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${digest}, not ${reference}`, { expected: reference, actual: digest });
+    }
+    const manifest = parseAsImageManifest(bytes, request.headers['content-type']);
+    await this.requireBlobs(manifest);
+
+    const lease = this.leases.acquire([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+    try {
+      await this.content.putBytes(bytes, { expectedDigest: digest, lease });
+      const image = await resolveImage(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes });
+      for (const layer of image.layers) {
+        await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
+      }
+      (request as AuthenticatedRequest).principal = principal;
+      const meta = commandMetaFrom(request, this.config.nodeId);
+      const source = byDigest ? `${name}@${digest}` : `${name}:${reference}`;
+      const replies: CommandReply[] = [await this.commands.run(meta, 'push-create', 'CreateImage', { image: imageRecord(image, 'push', { source }) })];
+      if (!byDigest) replies.push(await this.commands.run(meta, 'push-tag', 'TagImage', { name, tag: reference, digest }));
+      // Read-your-writes: a pull right after this answer must find the tag.
+      await this.reads.engine.waitFor(Math.max(0, ...replies.map((r) => r.position)), this.config.maxWaitMs);
+    } finally {
+      lease.release();
+    }
+    response.status(201);
+    response.setHeader('Location', `/v2/${name}/manifests/${digest}`);
+    response.setHeader('Docker-Content-Digest', digest);
+    response.setHeader('Content-Length', '0');
+    response.end();
+  }
+
+  /** Every blob the manifest names must be here already: MANIFEST_BLOB_UNKNOWN names the first missing. */
+  private async requireBlobs(manifest: ImageManifest): Promise<void> {
+    for (const descriptor of [manifest.config, ...manifest.layers]) {
+      const info = await this.content.info(descriptor.digest);
+      if (!info) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${descriptor.digest} is not in this registry: push it first`, { digest: descriptor.digest });
+      if (info.size !== descriptor.size) {
+        throw new RegistryError('MANIFEST_INVALID', `blob ${descriptor.digest} is ${info.size} bytes, the manifest says ${descriptor.size}`, {
+          digest: descriptor.digest,
+        });
+      }
+    }
+  }
+}
+
+const manifestUnknown = (name: string, reference: string) =>
+  new RegistryError('MANIFEST_UNKNOWN', `manifest ${name}:${reference} is not known to this registry`, { name, reference });
+
+/** Indexes (multi-platform) are the next slice; say so plainly rather than answer MANIFEST_INVALID. */
+function parseAsImageManifest(bytes: Buffer, contentType: string | undefined): ImageManifest {
+  let mediaType: unknown;
+  try {
+    mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+  } catch (error) {
+    throw new RegistryError('MANIFEST_INVALID', `manifest is not JSON: ${(error as Error).message}`);
+  }
+  const declared = typeof mediaType === 'string' ? mediaType : (contentType ?? '').split(';')[0]!.trim();
+  if (isIndexMediaType(declared)) {
+    throw new RegistryError('UNSUPPORTED', `image indexes (${declared}) are not accepted yet: push one platform's manifest`, { mediaType: declared });
+  }
+  return parseManifest(bytes);
+}
+
+async function readCapped(request: Request, max: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  const tooBig = () => new RegistryError('SIZE_INVALID', `manifest is larger than ${max} bytes`, { limit: max }, 413);
+  if (declared > max) {
+    request.resume();
+    throw tooBig();
+  }
+  // A chunked body over the cap is read to its end but not kept: stopping mid-body would cut the
+  // connection before the client could read the error.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= max) chunks.push(chunk);
+  }
+  if (size > max) throw tooBig();
+  return Buffer.concat(chunks);
+}

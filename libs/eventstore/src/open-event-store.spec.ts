@@ -37,9 +37,23 @@ describe('openEventStore', () => {
     ['an empty path', { kind: 'sqlite', path: '' }],
     ['an unknown synchronous level', { kind: 'sqlite', path: 'x', synchronous: 'FULL; DROP TABLE events' }],
     ['a bad poll interval', { kind: 'sqlite', path: 'x', pollIntervalMs: -5 }],
+    ['a jetstream config without url', { kind: 'jetstream', stream: 'STRATA' }],
+    ['a jetstream stream name with a dot', { kind: 'jetstream', url: 'nats://127.0.0.1:4222', stream: 'A.B' }],
+    ['a jetstream subject root of two tokens', { kind: 'jetstream', url: 'nats://127.0.0.1:4222', subjectRoot: 'a.b' }],
+    ['zero jetstream replicas', { kind: 'jetstream', url: 'nats://127.0.0.1:4222', replicas: 0 }],
   ])('refuses a config with %s', async (_what, config) => {
     expect(() => parseEventStoreConfig(config)).toThrow(TypeError);
     await expect(openEventStore(config as never)).rejects.toThrow(TypeError);
+  });
+
+  it('keeps what a valid jetstream config says, and only that', () => {
+    expect(parseEventStoreConfig({ kind: 'jetstream', url: 'nats://n1:4222,nats://n2:4222', stream: 'STRATA', replicas: 3, extra: 1 })).toEqual({
+      kind: 'jetstream',
+      url: 'nats://n1:4222,nats://n2:4222',
+      stream: 'STRATA',
+      subjectRoot: undefined,
+      replicas: 3,
+    });
   });
 
   it('keeps what a valid config says, and only that', () => {

@@ -1,0 +1,514 @@
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { UpcasterChain, type EventEnvelope, type ProposedEvent } from '@strata/domain';
+import { checkAppend } from '../append-input.js';
+import {
+  ConcurrencyError,
+  InvalidAppendError,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type Subscription,
+} from '../port.js';
+import { versionMatches } from '../sqlite/sqlite-event-store.js';
+import { encodeToken, streamTokens } from './subjects.js';
+
+/**
+ * Positions: an append is one message; its i-th event has position `sequence * POSITION_STRIDE + i`
+ * (docs/DECISIONS.md, "Every event has its own position"). So an append holds at most this many events.
+ */
+export const POSITION_STRIDE = 1024;
+export const MAX_EVENTS_PER_APPEND = POSITION_STRIDE;
+
+export interface JetStreamEventStoreOptions {
+  /** nats://host:port (several, comma-separated, for a cluster). */
+  url: string;
+  /** The event stream (default STRATA); the command index is `<stream>_COMMANDS`. */
+  stream?: string;
+  /** First subject token (default `strata`): events on `<root>.events.>`, the index on `<root>.command-index.>`. */
+  subjectRoot?: string;
+  /** Replicas of both streams when this store creates them (default 1). */
+  replicas?: number;
+  upcasters?: UpcasterChain;
+  /** JetStream's dedup window for Nats-Msg-Id, when this store creates the stream (default 2 min). */
+  duplicateWindowMs?: number;
+  /** How far a node's clock may run ahead of the server's, for positionAt's cut-off (default 5 min). */
+  clockSkewMs?: number;
+}
+
+/** What one message (one append) carries, as JSON. */
+interface AppendBody {
+  streamId: string;
+  commandId: string;
+  firstVersion: number;
+  events: ProposedEvent[];
+}
+
+interface StreamTip {
+  /** Sequence of the stream's last message (0: none). */
+  seq: number;
+  /** The stream's version (0: no stream). */
+  version: number;
+}
+
+export const HEADER = {
+  streamId: 'Strata-Stream-Id',
+  commandId: 'Strata-Command-Id',
+  count: 'Strata-Event-Count',
+  firstVersion: 'Strata-First-Version',
+  lastVersion: 'Strata-Last-Version',
+  types: 'Strata-Event-Types',
+  eventIds: 'Strata-Event-Ids',
+} as const;
+
+const WRONG_LAST_SEQUENCE = 10071;
+const ANY_RETRIES = 50;
+const READ_WINDOW = 64;
+
+/**
+ * The event log on NATS JetStream. One message per append on `<root>.events.<category>.<id>`, its
+ * events in a JSON body and their types, ids and versions in headers (consumers filter without parsing).
+ * Optimistic concurrency: Nats-Expected-Last-Subject-Sequence = the sequence of the stream's last
+ * message, read by a direct get. Idempotency: Nats-Msg-Id = commandId inside the server's dedup window,
+ * and beyond it a second stream mapping commandId → sequence (one subject per command, created with
+ * expected-last-subject-sequence 0), consulted before every append and by readCommand.
+ */
+export class JetStreamEventStore implements EventStore {
+  private readonly upcasters: UpcasterChain;
+  private readonly stream: string;
+  private readonly indexStream: string;
+  private readonly eventsRoot: string;
+  private readonly indexRoot: string;
+  private readonly clockSkewMs: number;
+  private readonly js: JetStreamClient;
+  private closing: Promise<void> | undefined;
+  /** Per stream id: the tail of its appends in this process (they run one after another). */
+  private readonly streamTails = new Map<string, Promise<void>>();
+  /** Resolves once every earlier append has sent its message (or given up): messages go out in call order. */
+  private sendTail: Promise<void> = Promise.resolve();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly subscriptions = new Set<Subscription>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    options: JetStreamEventStoreOptions,
+  ) {
+    this.upcasters = options.upcasters ?? new UpcasterChain();
+    this.stream = options.stream ?? 'STRATA';
+    this.indexStream = `${this.stream}_COMMANDS`;
+    const root = options.subjectRoot ?? 'strata';
+    this.eventsRoot = `${root}.events`;
+    this.indexRoot = `${root}.command-index`;
+    this.clockSkewMs = options.clockSkewMs ?? 5 * 60_000;
+    this.js = jetstream(nc);
+  }
+
+  /** Connects, creates both streams if missing, and indexes commands a crashed writer left unindexed. */
+  static async open(options: JetStreamEventStoreOptions): Promise<JetStreamEventStore> {
+    const nc = await connect({ servers: options.url.split(','), name: 'strata-eventstore' });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const store = new JetStreamEventStore(nc, jsm, options);
+      await store.ensureStreams(options.replicas ?? 1, options.duplicateWindowMs ?? 120_000);
+      await store.repairIndex();
+      return store;
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  private async ensureStreams(replicas: number, duplicateWindowMs: number): Promise<void> {
+    const common = {
+      storage: StorageType.File,
+      num_replicas: replicas,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      allow_direct: true,
+    };
+    await this.ensureStream({ ...common, name: this.stream, subjects: [`${this.eventsRoot}.>`], duplicate_window: nanos(duplicateWindowMs) });
+    await this.ensureStream({ ...common, name: this.indexStream, subjects: [`${this.indexRoot}.>`], max_msgs_per_subject: 1 });
+  }
+
+  private async ensureStream(config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+    try {
+      await this.jsm.streams.info(config.name);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== 10059) throw error;
+      await this.jsm.streams.add(config);
+    }
+  }
+
+  append(streamId: string, expected: ExpectedVersion, events: ProposedEvent[], options: AppendOptions): Promise<AppendResult> {
+    if (this.closing) return Promise.reject(new Error('event store is closed'));
+    let checked: ProposedEvent[];
+    try {
+      checked = checkAppend(streamId, expected, events, options);
+      if (checked.length > MAX_EVENTS_PER_APPEND) {
+        throw new InvalidAppendError(`an append holds at most ${MAX_EVENTS_PER_APPEND} events, not ${checked.length}`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Take a turn to send now, in call order, so positions follow the order appends were made.
+    const previousSend = this.sendTail;
+    let releaseTurn!: () => void;
+    this.sendTail = new Promise((resolve) => (releaseTurn = resolve));
+    const turn = { wait: previousSend, release: releaseTurn };
+
+    const before = this.streamTails.get(streamId) ?? Promise.resolve();
+    const op = before.then(() => this.appendNow(streamId, expected, checked, options.commandId, turn)).finally(turn.release);
+    const tail = op.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.streamTails.set(streamId, tail);
+    this.inflight.add(tail);
+    void tail.then(() => {
+      this.inflight.delete(tail);
+      if (this.streamTails.get(streamId) === tail) this.streamTails.delete(streamId);
+    });
+    return op;
+  }
+
+  private async appendNow(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: ProposedEvent[],
+    commandId: string,
+    turn: { wait: Promise<void>; release(): void },
+  ): Promise<AppendResult> {
+    // Idempotency first: a retry answers with the first result even if the stream has moved on.
+    const known = await this.commandResult(commandId);
+    if (known) return known;
+    const subject = this.subjectOf(streamId);
+    for (let attempt = 0; ; attempt++) {
+      const tip = await this.tipOf(subject);
+      if (!versionMatches(expected, tip.version)) {
+        const again = await this.commandResult(commandId);
+        if (again) return again;
+        throw new ConcurrencyError(streamId, expected, tip.version);
+      }
+      const body: AppendBody = { streamId, commandId, firstVersion: tip.version + 1, events };
+      const h = natsHeaders();
+      h.set(HEADER.streamId, encodeURIComponent(streamId));
+      h.set(HEADER.commandId, encodeURIComponent(commandId));
+      h.set(HEADER.count, String(events.length));
+      h.set(HEADER.firstVersion, String(tip.version + 1));
+      h.set(HEADER.lastVersion, String(tip.version + events.length));
+      h.set(HEADER.types, events.map((e) => encodeURIComponent(e.type)).join(','));
+      h.set(HEADER.eventIds, events.map((e) => encodeURIComponent(e.eventId)).join(','));
+      await turn.wait;
+      // js.publish writes the message synchronously (before its first await): releasing the turn right
+      // after keeps messages on this connection, and so sequences, in the order appends were made.
+      const acked = this.js.publish(subject, JSON.stringify(body), {
+        headers: h,
+        msgID: commandId,
+        expect: { lastSubjectSequence: tip.seq },
+      });
+      turn.release();
+      let ack: PubAck;
+      try {
+        ack = await acked;
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw error;
+        if (expected === 'any' && attempt < ANY_RETRIES) continue;
+        const again = await this.commandResult(commandId);
+        if (again) return again;
+        throw new ConcurrencyError(streamId, expected, (await this.tipOf(subject)).version);
+      }
+      await this.indexCommand(commandId, ack.seq);
+      if (ack.duplicate) {
+        // Inside the dedup window, the command was already appended (by another process, or by a
+        // crashed one that never indexed it): answer with what it appended.
+        const first = await this.messageAt(ack.seq);
+        if (!first) throw new Error(`message ${ack.seq} of command ${commandId} is gone`);
+        return this.resultOf(this.envelopesOf(first), true);
+      }
+      return this.resultOf(this.envelopes(body, ack.seq), false);
+    }
+  }
+
+  private resultOf(events: EventEnvelope[], duplicate: boolean): AppendResult {
+    const last = events[events.length - 1];
+    return { streamId: last.streamId, version: last.version, position: last.position, events, duplicate };
+  }
+
+  private async commandResult(commandId: string): Promise<AppendResult | undefined> {
+    const events = await this.eventsOfCommand(commandId);
+    return events.length > 0 ? this.resultOf(events, true) : undefined;
+  }
+
+  /** Records commandId → sequence once (a second record of the same command is refused by the server, and ignored). */
+  private async indexCommand(commandId: string, seq: number): Promise<void> {
+    try {
+      await this.js.publish(this.indexSubjectOf(commandId), String(seq), { expect: { lastSubjectSequence: 0 } });
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error;
+    }
+  }
+
+  /**
+   * A writer killed between its publish and its index entry leaves a command the index does not know,
+   * which a retry after the dedup window would append again. On open, every message since the last
+   * checkpoint is indexed (idempotently), then the checkpoint moves to the end.
+   */
+  private async repairIndex(): Promise<void> {
+    const checkpointSubject = `${this.indexRoot}.checkpoint`;
+    const checkpoint = await this.jsm.direct.getMessage(this.indexStream, { last_by_subj: checkpointSubject });
+    const from = checkpoint ? Number(checkpoint.string()) + 1 : 1;
+    const last = await this.lastSeq();
+    if (last < from) return;
+    for (let seq = from; seq <= last; seq += READ_WINDOW) {
+      const messages = await this.messagesAt(range(seq, Math.min(last, seq + READ_WINDOW - 1)));
+      await Promise.all(
+        messages.map((m) => {
+          const commandId = m.header.get(HEADER.commandId);
+          return commandId ? this.indexCommand(decodeURIComponent(commandId), m.seq) : undefined;
+        }),
+      );
+    }
+    await this.js.publish(checkpointSubject, String(last));
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    const afterVersion = options.afterVersion ?? 0;
+    const until = options.untilPosition ?? Number.MAX_SAFE_INTEGER;
+    const subject = this.subjectOf(streamId);
+    const tip = await this.tipOf(subject);
+    if (tip.version <= afterVersion) return [];
+    const out: EventEnvelope[] = [];
+    // Direct gets filtered by the stream's own subject: one request per append of this stream, never a scan.
+    for (let seq = 1; seq <= tip.seq && seq <= seqOf(until); ) {
+      const m = await this.jsm.direct.getMessage(this.stream, { seq, next_by_subj: subject });
+      if (!m || m.seq > seqOf(until)) break;
+      if (Number(m.header.get(HEADER.lastVersion)) > afterVersion) {
+        out.push(...this.envelopesOf(m).filter((e) => e.version > afterVersion && e.position <= until));
+      }
+      seq = m.seq + 1;
+    }
+    return out;
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    const limit = options.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, not ${limit}`);
+    const after = options.after ?? 0;
+    const until = options.until ?? Number.MAX_SAFE_INTEGER;
+    const lastSeq = Math.min(await this.lastSeq(), seqOf(until));
+    const out: EventEnvelope[] = [];
+    for (let seq = Math.max(1, seqOf(after)); seq <= lastSeq && out.length < limit; ) {
+      // Each message holds at least one event: never fetch more messages than events still wanted.
+      const to = Math.min(lastSeq, seq + Math.min(READ_WINDOW, limit - out.length) - 1);
+      for (const m of await this.messagesAt(range(seq, to))) {
+        out.push(...this.envelopesOf(m).filter((e) => e.position > after && e.position <= until));
+      }
+      seq = to + 1;
+    }
+    return out.slice(0, limit);
+  }
+
+  subscribe(after: number): Subscription {
+    const state: { closed: boolean; messages?: ConsumerMessages } = { closed: false };
+    const subscription: Subscription = {
+      close: async () => {
+        state.closed = true;
+        this.subscriptions.delete(subscription);
+        await state.messages?.close();
+      },
+      [Symbol.asyncIterator]: () => this.follow(after, state, subscription),
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** An ordered consumer from the message holding position `after`, live until the subscription closes. */
+  private async *follow(
+    after: number,
+    state: { closed: boolean; messages?: ConsumerMessages },
+    subscription: Subscription,
+  ): AsyncGenerator<EventEnvelope> {
+    if (state.closed || this.closing) return;
+    // No subject filter: the stream holds only events (filter_subjects needs nats-server 2.10).
+    const consumer = await this.js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, seqOf(after)),
+    });
+    if (state.closed) return;
+    const messages = await consumer.consume();
+    state.messages = messages;
+    try {
+      if (state.closed) return;
+      for await (const m of messages) {
+        for (const event of this.envelopes(m.json<AppendBody>(), m.seq)) {
+          if (state.closed) return;
+          if (event.position > after) yield event;
+        }
+      }
+    } finally {
+      // Also when the reader stops iterating without close(): the ordered consumer goes away.
+      this.subscriptions.delete(subscription);
+      await messages.close();
+    }
+  }
+
+  async readCommand(commandId: string): Promise<EventEnvelope[]> {
+    this.assertOpen();
+    return this.eventsOfCommand(commandId);
+  }
+
+  /** readCommand without the open check: appends accepted before close() still consult the index. */
+  private async eventsOfCommand(commandId: string): Promise<EventEnvelope[]> {
+    const entry = await this.jsm.direct.getMessage(this.indexStream, { last_by_subj: this.indexSubjectOf(commandId) });
+    if (!entry) return [];
+    const m = await this.messageAt(Number(entry.string()));
+    return m ? this.envelopesOf(m) : [];
+  }
+
+  async head(): Promise<number> {
+    this.assertOpen();
+    const last = await this.lastSeq();
+    if (last === 0) return 0;
+    const m = await this.messageAt(last);
+    return m ? last * POSITION_STRIDE + Number(m.header.get(HEADER.count)) - 1 : 0;
+  }
+
+  /**
+   * The highest position whose occurredAt is at or before `time`. JetStream has no index on occurredAt:
+   * messages stored (server time) more than clockSkewMs before `time` hold only events that occurred
+   * before it (a node stamps occurredAt before it publishes), so only the messages after that cut-off
+   * (found by a binary search on server time) are read, newest first.
+   */
+  async positionAt(time: string): Promise<number> {
+    this.assertOpen();
+    const at = new Date(time);
+    if (Number.isNaN(at.getTime())) throw new RangeError(`not a time: ${time}`);
+    const iso = at.toISOString();
+    const info = await this.jsm.streams.info(this.stream);
+    const first = info.state.first_seq;
+    const last = info.state.last_seq;
+    if (last === 0 || info.state.messages === 0) return 0;
+    const cutoff = await this.firstStoredAfter(new Date(at.getTime() - this.clockSkewMs), first, last);
+    for (let to = last; to >= cutoff; to -= READ_WINDOW) {
+      const messages = await this.messagesAt(range(Math.max(cutoff, to - READ_WINDOW + 1), to));
+      for (const m of messages.reverse()) {
+        const hit = this.envelopesOf(m, false).filter((e) => e.occurredAt <= iso);
+        if (hit.length > 0) return hit[hit.length - 1].position;
+      }
+    }
+    if (cutoff <= first) return 0;
+    const before = await this.jsm.direct.getMessage(this.stream, { seq: cutoff - 1 });
+    return before ? before.seq * POSITION_STRIDE + Number(before.header.get(HEADER.count)) - 1 : 0;
+  }
+
+  /** The first sequence in [first, last] stored after `time` (last + 1 if none), by server time. */
+  private async firstStoredAfter(time: Date, first: number, last: number): Promise<number> {
+    let lo = first;
+    let hi = last + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const m = await this.jsm.direct.getMessage(this.stream, { seq: mid, next_by_subj: `${this.eventsRoot}.>` });
+      if (!m || m.time.getTime() > time.getTime()) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Appends accepted before close are sent and answered, not dropped.
+      await Promise.allSettled([...this.inflight]);
+      await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
+      await this.nc.close();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new Error('event store is closed');
+  }
+
+  private subjectOf(streamId: string): string {
+    return `${this.eventsRoot}.${streamTokens(streamId)}`;
+  }
+
+  private indexSubjectOf(commandId: string): string {
+    return `${this.indexRoot}.c.${encodeToken(commandId)}`;
+  }
+
+  private async tipOf(subject: string): Promise<StreamTip> {
+    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject });
+    return m ? { seq: m.seq, version: Number(m.header.get(HEADER.lastVersion)) } : { seq: 0, version: 0 };
+  }
+
+  private async lastSeq(): Promise<number> {
+    const info = await this.jsm.streams.info(this.stream);
+    return info.state.messages === 0 ? 0 : info.state.last_seq;
+  }
+
+  private messageAt(seq: number): Promise<StoredMsg | null> {
+    return this.jsm.direct.getMessage(this.stream, { seq });
+  }
+
+  /** The messages at these sequences, in order, fetched in parallel; missing ones (none, normally) skipped. */
+  private async messagesAt(seqs: number[]): Promise<StoredMsg[]> {
+    const found = await Promise.all(seqs.map((seq) => this.messageAt(seq)));
+    return found.filter((m): m is StoredMsg => m !== null);
+  }
+
+  private envelopesOf(m: StoredMsg, upcast = true): EventEnvelope[] {
+    return this.envelopes(m.json<AppendBody>(), m.seq, upcast);
+  }
+
+  private envelopes(body: AppendBody, seq: number, upcast = true): EventEnvelope[] {
+    return body.events.map((e, i) => {
+      const envelope: EventEnvelope = {
+        eventId: e.eventId,
+        type: e.type,
+        schemaVersion: e.schemaVersion,
+        streamId: body.streamId,
+        version: body.firstVersion + i,
+        position: seq * POSITION_STRIDE + i,
+        occurredAt: e.occurredAt,
+        actor: e.actor,
+        commandId: body.commandId,
+        correlationId: e.correlationId,
+        causationId: e.causationId,
+        nodeId: e.nodeId,
+        data: e.data,
+      };
+      return upcast ? this.upcasters.upcast(envelope) : envelope;
+    });
+  }
+}
+
+function seqOf(position: number): number {
+  return Math.floor(position / POSITION_STRIDE);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE;
+}

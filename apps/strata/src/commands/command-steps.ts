@@ -18,3 +18,6 @@ export class CommandSteps {
     return this.commandBus.execute(new ExecuteCommand(name, input, { ...meta, commandId, causationId: meta.commandId }));
   }
 }
+
+/** The position of the last event a set of steps appended (0 if none): what a reply's minPosition is. */
+export const lastPosition = (replies: readonly CommandReply[]): number => Math.max(0, ...replies.map((r) => r.position));

@@ -16,7 +16,7 @@ import {
   type OpenedSnapshotter,
 } from '@strata/layers';
 import type { Runtime } from '@strata/runtime';
-import { CommandSteps } from '../commands/command-steps.js';
+import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { imageRecord } from '../images/image-record.js';
 import { CONTENT_STORE, SNAPSHOTTER } from '../images/layer-tokens.js';
@@ -122,7 +122,7 @@ export class ContainerCommitService implements OnApplicationBootstrap {
         id: data.id, commitId: data.commitId, manifestDigest: image.manifestDigest, imageId: image.configDigest, layerDigest: data.layerDigest, tag: data.tag,
       }),
     );
-    const position = Math.max(...commands.map((r) => r.position));
+    const position = lastPosition(commands);
     const { value } = await this.reads.read({ minPosition: String(position) }, (m) => m.getImage(image.manifestDigest));
     return { image: value!, commands, position };
   }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
-import { CommandSteps } from '../commands/command-steps.js';
+import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { ContainerFiles } from './container-files.js';
 import { ContainerResolver } from './container-resolver.js';
 import { ContainerRootfs } from './container-rootfs.js';
@@ -79,7 +79,7 @@ export class ContainerFilesystem {
     const changes = (await this.files.unrecorded(id)).filter((c) => c.path === prefix || c.path.startsWith(`${prefix}/`));
     const commands: CommandReply[] = [];
     if (changes.length > 0) commands.push(await this.steps.run(meta, 'files', 'RecordFilesChanged', { id, source: 'api', changes }));
-    const position = Math.max(0, ...commands.map((c) => c.position));
+    const position = lastPosition(commands);
     return { container: await this.resolver.viewAt(id, position), commands, position };
   }
 

@@ -15,7 +15,7 @@ import type { Runtime } from '@strata/runtime';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandSteps } from '../commands/command-steps.js';
+import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { ImageResolver } from '../images/image-resolver.js';
 import { CONTENT_STORE, SNAPSHOTTER } from '../images/layer-tokens.js';
@@ -172,7 +172,7 @@ export class ContainersService {
     });
     const commands = [await this.steps.run(meta, 'remove', 'RemoveContainer', { id: c.id })];
     commands.push(await this.steps.run(meta, 'release-name', 'ReleaseContainerName', { name: state.name!, containerId: c.id }));
-    return { container: { ...c, status: 'removed' }, commands, position: Math.max(...commands.map((r) => r.position)) };
+    return { container: { ...c, status: 'removed' }, commands, position: lastPosition(commands) };
   }
 
   /** `docker wait`: until the container is not running, then its exit code. */
@@ -252,7 +252,7 @@ export class ContainersService {
   }
 
   private async answer(id: string, commands: CommandReply[]): Promise<ContainerReply> {
-    const position = Math.max(0, ...commands.map((r) => r.position));
+    const position = lastPosition(commands);
     return { container: await this.resolver.viewAt(id, position), commands, position };
   }
 

@@ -20,7 +20,7 @@ import {
 import type { Readable, Writable } from 'node:stream';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { ReadModels } from '../projections/read-models.service.js';
-import { CommandSteps } from '../commands/command-steps.js';
+import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { imageRecord } from './image-record.js';
 import { ImageResolver } from './image-resolver.js';
 import { inspectLayer } from './inspect-layer.js';
@@ -212,7 +212,6 @@ export function familiarName(reference: string): string {
   return reference.replace(/^(?:index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, '');
 }
 
-const lastPosition = (replies: CommandReply[]) => Math.max(0, ...replies.map((r) => r.position));
 
 function parseTarget(value: string): { name: string; tag: string } {
   if (value.includes('@')) throw invalid('INVALID_TAG', `tag the image by name, not digest: "${value}"`);

@@ -13,7 +13,7 @@ import { isDigestReference, isTag, RegistryError } from '@strata/registry';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard.js';
 import { commandMetaFrom } from '../commands/command-meta.js';
-import { CommandSteps } from '../commands/command-steps.js';
+import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { imageRecord } from '../images/image-record.js';
 import { inspectLayer } from '../images/inspect-layer.js';
@@ -101,7 +101,7 @@ export class RegistryManifests {
       const replies: CommandReply[] = [await this.commands.run(meta, 'push-create', 'CreateImage', { image: imageRecord(image, 'push', { source }) })];
       if (!byDigest) replies.push(await this.commands.run(meta, 'push-tag', 'TagImage', { name, tag: reference, digest }));
       // Read-your-writes: a pull right after this answer must find the tag.
-      await this.reads.engine.waitFor(Math.max(0, ...replies.map((r) => r.position)), this.config.maxWaitMs);
+      await this.reads.engine.waitFor(lastPosition(replies), this.config.maxWaitMs);
     } finally {
       lease.release();
     }

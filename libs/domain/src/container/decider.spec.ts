@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../testing/error-code.js';
 import { fold } from '../shared/decider.js';
-import type { DomainError } from '../shared/errors.js';
 import type { ContainerCommand } from './commands.js';
 import { assertTransition, containerDecider } from './decider.js';
 import type { ContainerCreatedData, ContainerEvent } from './events.js';
@@ -34,14 +34,6 @@ function run(...commands: ContainerCommand[]): ContainerEvent[] {
   for (const c of commands) events.push(...containerDecider.decide(c, fold(containerDecider, events)));
   return events;
 }
-const codeOf = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return (e as DomainError).code;
-  }
-  return 'no error';
-};
 
 describe('container aggregate', () => {
   it('lives created → running ⇄ paused → exited → running → exited → removed', () => {

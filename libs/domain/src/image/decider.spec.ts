@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../testing/error-code.js';
 import { fold } from '../shared/decider.js';
-import type { DomainError } from '../shared/errors.js';
 import type { ImageCommand } from './commands.js';
 import { imageDecider, imageStreamId } from './decider.js';
 import type { ImageCreatedData, ImageEvent } from './events.js';
@@ -31,14 +31,6 @@ function run(...commands: ImageCommand[]): ImageEvent[] {
   for (const c of commands) events.push(...imageDecider.decide(c, fold(imageDecider, events)));
   return events;
 }
-const codeOf = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return (e as DomainError).code;
-  }
-  return 'no error';
-};
 const remove = (o: Partial<Extract<ImageCommand, { type: 'RemoveImage' }>> = {}): ImageCommand => ({
   type: 'RemoveImage', manifestDigest: D(1), force: false, tags: [], containers: [], ...o,
 });

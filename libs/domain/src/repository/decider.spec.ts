@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../testing/error-code.js';
 import { fold } from '../shared/decider.js';
-import { DomainError } from '../shared/errors.js';
 import { UpcasterChain } from '../shared/upcasting.js';
 import type { RepositoryCommand } from './commands.js';
 import { repositoryDecider } from './decider.js';
@@ -17,14 +17,6 @@ function run(...commands: RepositoryCommand[]): RepositoryEvent[] {
   for (const c of commands) events.push(...repositoryDecider.decide(c, fold(repositoryDecider, events)));
   return events;
 }
-const codeOf = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return (e as DomainError).code;
-  }
-  return 'no error';
-};
 
 describe('repository names', () => {
   it.each(['app', 'library/nginx', 'a.b_c__d-e--f/x9', 'a'.repeat(255)])('accepts %s', (n) => expect(assertRepositoryName(n)).toBe(n));

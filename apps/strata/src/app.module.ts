@@ -2,7 +2,7 @@ import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { domainUpcasters } from '@strata/domain';
-import { EVENT_STORE, SqliteEventStore, type EventStore } from '@strata/eventstore';
+import { EVENT_STORE, openEventStore, type EventStore } from '@strata/eventstore';
 import { ContentLeases, FsContentStore, openSnapshotter } from '@strata/layers';
 import { ProjectionEngine } from '@strata/projections';
 import { RuncRuntime } from '@strata/runtime';
@@ -12,7 +12,7 @@ import { TokenStore } from './auth/token-store.js';
 import { CommandGateway } from './commands/command-gateway.js';
 import { ExecuteCommandHandler } from './commands/execute-command.handler.js';
 import { HandlerErrors } from './commands/handler-errors.js';
-import { ConfigError, NODE_CONFIG, type NodeConfig } from './config/node-config.js';
+import { NODE_CONFIG, type NodeConfig } from './config/node-config.js';
 import { AdminController } from './http/admin.controller.js';
 import { CommandsController } from './http/commands.controller.js';
 import { EventsController } from './http/events.controller.js';
@@ -44,6 +44,7 @@ import { RegistryListing } from './registry/registry-listing.service.js';
 import { RegistryManifests } from './registry/registry-manifests.service.js';
 import { RegistryUploads } from './registry/registry-uploads.js';
 import { RepositoryContent } from './registry/repository-content.js';
+import { NatsCommandServer } from './nats/nats-command-server.js';
 
 /** The only place where adapters are wired to ports. */
 @Module({})
@@ -68,19 +69,14 @@ export class AppModule {
         { provide: NODE_CONFIG, useValue: config },
         {
           provide: EVENT_STORE,
-          useFactory: (): EventStore => {
-            if (config.natsUrl) {
-              throw new ConfigError(
-                `STRATA_NATS_URL/--nats is set (${config.natsUrl}) but this build has only the embedded SQLite log; ` +
-                  'unset it to run on SQLite (the JetStream backend is tracked in issue 5)',
-              );
-            }
-            return new SqliteEventStore({
-              path: join(config.dataDir, 'strata.db'),
-              synchronous: config.synchronous,
-              upcasters: domainUpcasters(),
-            });
-          },
+          // SQLite in the data directory by default; JetStream when a NATS url is configured (DESIGN.md).
+          useFactory: (): Promise<EventStore> =>
+            openEventStore(
+              config.natsUrl
+                ? { kind: 'jetstream', url: config.natsUrl, stream: config.natsStream, replicas: config.natsReplicas }
+                : { kind: 'sqlite', path: join(config.dataDir, 'strata.db'), synchronous: config.synchronous },
+              { upcasters: domainUpcasters() },
+            ),
         },
         {
           provide: ProjectionEngine,
@@ -120,6 +116,7 @@ export class AppModule {
         Metrics,
         ReadModels,
         CommandGateway,
+        NatsCommandServer,
         ExecuteCommandHandler,
         HandlerErrors,
         RegistryAccess,

@@ -45,7 +45,7 @@ export async function startNode(config: NodeConfig, options: { quiet?: boolean }
   const url = `http://${config.host}:${address.port}`;
   const log = new Logger('node');
   const store = app.get<EventStore>(EVENT_STORE);
-  log.log({ msg: 'node listening', url, nodeId: config.nodeId, dataDir: config.dataDir, backend: 'sqlite', head: await store.head() });
+  log.log({ msg: 'node listening', url, nodeId: config.nodeId, dataDir: config.dataDir, backend: store.health().backend, eventLog: store.health().detail, head: await store.head() });
   if (created) log.log({ msg: `admin token created: ${tokens.adminTokenFile} (the CLI reads it from there)`, file: tokens.adminTokenFile });
   else if (!config.adminToken) log.log({ msg: `admin token: ${tokens.adminTokenFile}`, file: tokens.adminTokenFile });
 

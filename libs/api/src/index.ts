@@ -170,6 +170,15 @@ export interface ChecksumReply {
   position: number;
 }
 
+/** GET /healthz: liveness, and whether the event log can take writes. */
+export interface HealthReply {
+  status: 'ok' | 'degraded';
+  nodeId: string;
+  eventLog: { backend: 'sqlite' | 'jetstream'; connected: boolean; detail: string };
+  /** The log's head; null while the log is unreachable. */
+  head: number | null;
+}
+
 /** GET /status */
 export interface StatusReply {
   nodeId: string;

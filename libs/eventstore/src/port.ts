@@ -62,8 +62,18 @@ export interface EventStore {
   head(): Promise<number>;
   /** Last position whose event occurred at or before `time` (0 if none): for `?at=<time>`. */
   positionAt(time: string): Promise<number>;
+  /** Which backend and whether it can take writes now (for /healthz and for refusing writes early). */
+  health(): StoreHealth;
   /** Writes the appends already accepted, ends every subscription, then releases the storage. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface StoreHealth {
+  backend: 'sqlite' | 'jetstream';
+  /** False while the backend cannot be reached (a NATS outage): reads of local projections still work. */
+  connected: boolean;
+  /** What the backend is connected to (a file, a server), or why it is not. */
+  detail: string;
 }
 
 export class ConcurrencyError extends Error {
@@ -96,6 +106,18 @@ export class PositionNotRetainedError extends Error {
   ) {
     super(`position ${requested} is no longer retained (oldest is ${firstRetained}); resync from ${firstRetained - 1}`);
     this.name = 'PositionNotRetainedError';
+  }
+}
+
+/**
+ * The log cannot be reached (NATS is down or restarting). Nothing was appended by the call that got
+ * this error, or, if the outage cut its acknowledgement, retrying with the same commandId is safe.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'EVENT_LOG_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
   }
 }
 

@@ -193,6 +193,8 @@ export class ProjectionEngine implements ReadModel {
         }
       }
       this.apply(pending.splice(0));
+      // A subscription is endless: one that ended by itself lost its source; follow again from the checkpoint.
+      if (!f.stopped) throw new Error('the log subscription ended');
     } finally {
       await subscription.close();
     }

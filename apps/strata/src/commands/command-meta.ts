@@ -6,9 +6,17 @@ import { ApiError } from '../http/api-error.js';
 
 const ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
-function headerId(request: Request, header: string): string | null {
-  const value = request.header(header);
-  if (value === undefined) return null;
+/** The ids a caller may choose, by header name: the same names over HTTP and over NATS. */
+export const META_HEADERS = {
+  commandId: 'Idempotency-Key',
+  correlationId: 'X-Correlation-Id',
+  causationId: 'X-Causation-Id',
+} as const;
+
+/** Reads one caller-chosen id through `get` (an HTTP or a NATS header), checked; null when absent. */
+export function headerId(get: (name: string) => string | undefined, header: string): string | null {
+  const value = get(header);
+  if (value === undefined || value === '') return null;
   if (!ID.test(value)) {
     throw new ApiError(400, 'INVALID_HEADER', `${header} must be 1-200 characters of letters, digits, '.', '_', ':' or '-'`);
   }
@@ -17,17 +25,22 @@ function headerId(request: Request, header: string): string | null {
 
 /**
  * Who, when and why, taken at the edge: the principal is the actor, `Idempotency-Key` the commandId
- * (a retried request with the same key is answered from the log, not executed again), and
+ * (a retried command with the same key is answered from the log, not executed again), and
  * `X-Correlation-Id` / `X-Causation-Id` tie a command to the work that caused it.
  */
-export function commandMetaFrom(request: Request, nodeId: string): CommandMeta {
-  const commandId = headerId(request, 'Idempotency-Key') ?? randomUUID();
+export function commandMeta(actor: string, get: (name: string) => string | undefined, nodeId: string): CommandMeta {
+  const commandId = headerId(get, META_HEADERS.commandId) ?? randomUUID();
   return {
     commandId,
-    actor: (request as AuthenticatedRequest).principal.name,
-    correlationId: headerId(request, 'X-Correlation-Id') ?? commandId,
-    causationId: headerId(request, 'X-Causation-Id'),
+    actor,
+    correlationId: headerId(get, META_HEADERS.correlationId) ?? commandId,
+    causationId: headerId(get, META_HEADERS.causationId),
     occurredAt: new Date().toISOString(),
     nodeId,
   };
+}
+
+/** commandMeta for an HTTP request (after the AuthGuard set its principal). */
+export function commandMetaFrom(request: Request, nodeId: string): CommandMeta {
+  return commandMeta((request as AuthenticatedRequest).principal.name, (name) => request.header(name), nodeId);
 }

@@ -11,6 +11,10 @@ export interface NodeConfig {
   /** Fixes the admin token instead of generating one into <dataDir>/admin.token. */
   adminToken: string | null;
   natsUrl: string | null;
+  /** The JetStream stream holding the log (STRATA); its command index is `<stream>_COMMANDS`. */
+  natsStream: string;
+  /** Replicas of the streams when this node creates them (1; 3 on a three-server cluster). */
+  natsReplicas: number;
   nodeId: string;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
   logFormat: 'json' | 'text';
@@ -43,6 +47,8 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
       port: { type: 'string' },
       'admin-token': { type: 'string' },
       nats: { type: 'string' },
+      'nats-stream': { type: 'string' },
+      'nats-replicas': { type: 'string' },
       'node-id': { type: 'string' },
       synchronous: { type: 'string' },
       'log-format': { type: 'string' },
@@ -68,13 +74,23 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
   if (setuid !== 'allow' && setuid !== 'strip' && setuid !== 'reject') throw new ConfigError(`invalid STRATA_SETUID ${setuid}: use allow, strip or reject`);
   const maxLayerBytes = Number(env.STRATA_MAX_LAYER_BYTES ?? 16 * 1024 ** 3);
   if (!Number.isSafeInteger(maxLayerBytes) || maxLayerBytes <= 0) throw new ConfigError('STRATA_MAX_LAYER_BYTES must be a positive byte count');
+  const natsStream = values['nats-stream'] ?? env.STRATA_NATS_STREAM ?? 'STRATA';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) throw new ConfigError(`invalid NATS stream name ${natsStream}: letters, digits, _ and -`);
+  const natsReplicas = Number(values['nats-replicas'] ?? env.STRATA_NATS_REPLICAS ?? 1);
+  if (!Number.isInteger(natsReplicas) || natsReplicas < 1 || natsReplicas > 5) throw new ConfigError('STRATA_NATS_REPLICAS must be 1 to 5');
+  const natsUrl = values.nats ?? env.STRATA_NATS_URL ?? null;
+  if (natsUrl !== null && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl.split(',')[0]!)) {
+    throw new ConfigError(`invalid NATS url ${natsUrl}: use nats://host:port (comma-separated for a cluster)`);
+  }
   mkdirSync(dataDir, { recursive: true });
   return {
     dataDir,
     host: values.host ?? env.STRATA_HOST ?? '127.0.0.1',
     port,
     adminToken,
-    natsUrl: values.nats ?? env.STRATA_NATS_URL ?? null,
+    natsUrl,
+    natsStream,
+    natsReplicas,
     nodeId: values['node-id'] ?? env.STRATA_NODE_ID ?? persistentNodeId(dataDir),
     synchronous,
     logFormat,

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Quer
 import { pipeline } from 'node:stream/promises';
 import type { CommitReply, ContainerReply, ContainerView, DiffEntryView, ExecReply, FileChangeView, ListReply, TopReply, WaitReply } from '@strata/api';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
+import { commitBody, createBody, execBody } from '../containers/container-requests.js';
 import { commandMetaFrom } from '../commands/command-meta.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { ContainerCommitService } from '../containers/container-commit.service.js';
@@ -11,28 +11,6 @@ import { ContainersService } from '../containers/containers.service.js';
 import { ReadModels, type ReadOptions } from '../projections/read-models.service.js';
 import { ApiError } from './api-error.js';
 import { parseFlag } from './query-flags.js';
-
-const strings = z.array(z.string().max(64 * 1024)).max(4096);
-const createBody = z
-  .object({
-    image: z.string().min(1),
-    name: z.string().optional(),
-    cmd: strings.optional(),
-    entrypoint: strings.optional(),
-    env: strings.optional(),
-    workingDir: z.string().optional(),
-    user: z.string().optional(),
-    labels: z.record(z.string(), z.string()).optional(),
-    hostname: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/).optional(),
-    restart: z.string().optional(),
-    stopSignal: z.string().optional(),
-    stopTimeout: z.number().int().optional(),
-  })
-  .strict();
-const commitBody = z
-  .object({ tag: z.string().optional(), author: z.string().max(1024).optional(), message: z.string().max(64 * 1024).optional(), changes: strings.optional(), pause: z.boolean().optional() })
-  .strict();
-const execBody = z.object({ cmd: strings.min(1), env: strings.optional(), workingDir: z.string().optional(), user: z.string().optional() }).strict();
 
 function seconds(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

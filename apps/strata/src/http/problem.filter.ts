@@ -2,7 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Problem } from '@strata/api';
 import { DomainError } from '@strata/domain';
 import { LayerError } from '@strata/layers';
-import { ConcurrencyError, InvalidAppendError } from '@strata/eventstore';
+import { ConcurrencyError, InvalidAppendError, StoreUnavailableError, asUnavailable } from '@strata/eventstore';
 import type { Request, Response } from 'express';
 import { ReplayInProgressError } from '@strata/projections';
 import { ZodError } from 'zod';
@@ -22,7 +22,9 @@ const CODE_OF_STATUS: Record<number, string> = {
 };
 
 /** Turns any error into an RFC 7807 problem: the status, a stable code, and what to do next. */
-export function toProblem(error: unknown, instance?: string): Problem {
+export function toProblem(raw: unknown, instance?: string): Problem {
+  // A NATS timeout or lost connection while reading the log is the log being unavailable, not a bug.
+  const error = asUnavailable(raw);
   const make = (status: number, code: string, detail: string, details?: Record<string, unknown>): Problem => ({
     type: `urn:strata:problem:${code.toLowerCase().replaceAll('_', '-')}`,
     title: TITLES[status] ?? 'Error',
@@ -42,6 +44,7 @@ export function toProblem(error: unknown, instance?: string): Problem {
   }
   if (error instanceof ReplayInProgressError) return make(409, error.code, `${error.message}; wait for it to finish`);
   if (error instanceof InvalidAppendError) return make(400, error.code, error.message);
+  if (error instanceof StoreUnavailableError) return make(503, error.code, error.message);
   if (error instanceof ZodError) {
     const errors = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     const first = errors[0];

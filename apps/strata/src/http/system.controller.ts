@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import type { StatusReply } from '@strata/api';
+import type { HealthReply, StatusReply } from '@strata/api';
 import { EVENT_STORE, type EventStore } from '@strata/eventstore';
 import type { Response } from 'express';
 import { Public, type AuthenticatedRequest } from '../auth/auth.guard.js';
@@ -26,8 +26,15 @@ export class SystemController {
   /** Liveness, the only route that needs no token. */
   @Public()
   @Get('healthz')
-  async healthz() {
-    return { status: 'ok', nodeId: this.config.nodeId, head: await this.store.head() };
+  async healthz(): Promise<HealthReply> {
+    const log = this.store.health();
+    // During a NATS outage the node is alive and serves reads: 200, "degraded", and no head (it lives on NATS).
+    return {
+      status: log.connected ? 'ok' : 'degraded',
+      nodeId: this.config.nodeId,
+      eventLog: log,
+      head: log.connected ? await this.store.head() : null,
+    };
   }
 
   @Get('status')
@@ -36,7 +43,7 @@ export class SystemController {
     return {
       nodeId: this.config.nodeId,
       version: STRATA_VERSION,
-      backend: this.config.natsUrl ? 'jetstream' : 'sqlite',
+      backend: this.store.health().backend,
       snapshotter: { name: this.snapshots.snapshotter.name, reason: this.snapshots.reason },
       dataDir: this.config.dataDir,
       head,

@@ -2,6 +2,7 @@ import {
   DeliverPolicy,
   DiscardPolicy,
   JetStreamApiError,
+  JetStreamError,
   RetentionPolicy,
   StorageType,
   jetstream,
@@ -12,8 +13,19 @@ import {
   type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  ClosedConnectionError,
+  ConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  connect,
+  headers as natsHeaders,
+  nanos,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { UpcasterChain, type EventEnvelope, type ProposedEvent } from '@strata/domain';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkAppend } from '../append-input.js';
 import {
   ConcurrencyError,
@@ -24,7 +36,9 @@ import {
   type ExpectedVersion,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type StoreHealth,
   type Subscription,
+  StoreUnavailableError,
 } from '../port.js';
 import { versionMatches } from '../sqlite/sqlite-event-store.js';
 import { encodeToken, streamTokens } from './subjects.js';
@@ -50,6 +64,8 @@ export interface JetStreamEventStoreOptions {
   duplicateWindowMs?: number;
   /** How far a node's clock may run ahead of the server's, for positionAt's cut-off (default 5 min). */
   clockSkewMs?: number;
+  /** Pause between reconnect attempts after an outage (default 500 ms); the store retries forever. */
+  reconnectWaitMs?: number;
 }
 
 /** What one message (one append) carries, as JSON. */
@@ -104,6 +120,10 @@ export class JetStreamEventStore implements EventStore {
   private sendTail: Promise<void> = Promise.resolve();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly subscriptions = new Set<Subscription>();
+  /** Follows the connection's status: while NATS is unreachable, appends are refused at once. */
+  private connected = true;
+  private lastProblem = '';
+  private readonly reconnectListeners = new Set<() => void>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -118,11 +138,66 @@ export class JetStreamEventStore implements EventStore {
     this.indexRoot = `${root}.command-index`;
     this.clockSkewMs = options.clockSkewMs ?? 5 * 60_000;
     this.js = jetstream(nc);
+    void this.watchConnection();
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.connected = false;
+        this.lastProblem = `disconnected from ${status.server}`;
+      } else if (status.type === 'reconnect') {
+        this.lastProblem = `reconnected to ${status.server}, indexing commands`;
+        void this.afterReconnect();
+      }
+    }
+  }
+
+  /**
+   * Writes stay refused until the command index is repaired: an append whose acknowledgement the
+   * outage cut may be in the stream but not in the index, and its retry must find it there (or it
+   * would be decided again against a state that already holds it). Retried until JetStream answers.
+   */
+  private async afterReconnect(): Promise<void> {
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        await this.repairIndex();
+        break;
+      } catch (error) {
+        this.lastProblem = `reconnected, but JetStream is not ready (${(error as Error).message})`;
+        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+    this.connected = true;
+    this.lastProblem = '';
+    for (const listener of this.reconnectListeners) listener();
+  }
+
+  health(): StoreHealth {
+    const server = this.nc.getServer();
+    if (this.closing) return { backend: 'jetstream', connected: false, detail: 'closed' };
+    return this.connected
+      ? { backend: 'jetstream', connected: true, detail: `${server} stream ${this.stream}` }
+      : { backend: 'jetstream', connected: false, detail: `${this.lastProblem}; reconnecting` };
   }
 
   /** Connects, creates both streams if missing, and indexes commands a crashed writer left unindexed. */
   static async open(options: JetStreamEventStoreOptions): Promise<JetStreamEventStore> {
-    const nc = await connect({ servers: options.url.split(','), name: 'strata-eventstore' });
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.url.split(','),
+        name: 'strata-eventstore',
+        // Once connected, never give up: the node keeps serving reads and resumes writes by itself.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: options.reconnectWaitMs ?? 500,
+      });
+    } catch (error) {
+      throw new StoreUnavailableError(
+        `cannot reach NATS at ${options.url} (${(error as Error).message}): start nats-server with JetStream (nats-server -js), or unset STRATA_NATS_URL to use the embedded SQLite log`,
+        { cause: error },
+      );
+    }
     try {
       const jsm = await jetstreamManager(nc);
       const store = new JetStreamEventStore(nc, jsm, options);
@@ -131,7 +206,10 @@ export class JetStreamEventStore implements EventStore {
       return store;
     } catch (error) {
       await nc.close();
-      throw error;
+      if ((error as Error)?.name === 'JetStreamNotEnabled' || (error instanceof JetStreamApiError && error.code === 10039) || /jetstream.*not enabled/i.test(String((error as Error)?.message))) {
+        throw new StoreUnavailableError(`NATS at ${options.url} has JetStream disabled: start nats-server with -js`, { cause: error });
+      }
+      throw asUnavailable(error);
     }
   }
 
@@ -158,6 +236,9 @@ export class JetStreamEventStore implements EventStore {
 
   append(streamId: string, expected: ExpectedVersion, events: ProposedEvent[], options: AppendOptions): Promise<AppendResult> {
     if (this.closing) return Promise.reject(new Error('event store is closed'));
+    if (!this.connected) {
+      return Promise.reject(new StoreUnavailableError(`the event log is unreachable (${this.lastProblem}): writes resume when NATS is back; retry later`));
+    }
     let checked: ProposedEvent[];
     try {
       checked = checkAppend(streamId, expected, events, options);
@@ -174,7 +255,12 @@ export class JetStreamEventStore implements EventStore {
     const turn = { wait: previousSend, release: releaseTurn };
 
     const before = this.streamTails.get(streamId) ?? Promise.resolve();
-    const op = before.then(() => this.appendNow(streamId, expected, checked, options.commandId, turn)).finally(turn.release);
+    const op = before
+      .then(() => this.appendNow(streamId, expected, checked, options.commandId, turn))
+      .catch((error: unknown) => {
+        throw asUnavailable(error);
+      })
+      .finally(turn.release);
     const tail = op.then(
       () => undefined,
       () => undefined,
@@ -341,33 +427,57 @@ export class JetStreamEventStore implements EventStore {
     return subscription;
   }
 
-  /** An ordered consumer from the message holding position `after`, live until the subscription closes. */
+  /**
+   * An ordered consumer from the message holding position `after`, live until the subscription closes.
+   * After a reconnect (a NATS restart loses ephemeral consumers) or a consumer that ended, a new one is
+   * made from the last event yielded: the reader sees every event once, in order, across outages.
+   */
   private async *follow(
     after: number,
     state: { closed: boolean; messages?: ConsumerMessages },
     subscription: Subscription,
   ): AsyncGenerator<EventEnvelope> {
-    if (state.closed || this.closing) return;
-    // No subject filter: the stream holds only events (filter_subjects needs nats-server 2.10).
-    const consumer = await this.js.consumers.get(this.stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, seqOf(after)),
-    });
-    if (state.closed) return;
-    const messages = await consumer.consume();
-    state.messages = messages;
+    let last = after;
+    const onReconnect = () => void state.messages?.close();
+    this.reconnectListeners.add(onReconnect);
     try {
-      if (state.closed) return;
-      for await (const m of messages) {
-        for (const event of this.envelopes(m.json<AppendBody>(), m.seq)) {
+      for (let attempt = 0; !state.closed && !this.closing; attempt++) {
+        let messages: ConsumerMessages;
+        try {
+          // No subject filter: the stream holds only events (filter_subjects needs nats-server 2.10).
+          const consumer = await this.js.consumers.get(this.stream, {
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: Math.max(1, seqOf(last)),
+          });
           if (state.closed) return;
-          if (event.position > after) yield event;
+          messages = await consumer.consume();
+        } catch (error) {
+          if (!this.connected || asUnavailable(error) !== error) {
+            await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+            continue;
+          }
+          throw error;
+        }
+        state.messages = messages;
+        try {
+          for await (const m of messages) {
+            attempt = 0;
+            for (const event of this.envelopes(m.json<AppendBody>(), m.seq)) {
+              if (state.closed) return;
+              if (event.position > last) {
+                last = event.position;
+                yield event;
+              }
+            }
+          }
+        } finally {
+          await messages.close();
         }
       }
     } finally {
-      // Also when the reader stops iterating without close(): the ordered consumer goes away.
+      // Also when the reader stops iterating without close(): the consumer goes away.
+      this.reconnectListeners.delete(onReconnect);
       this.subscriptions.delete(subscription);
-      await messages.close();
     }
   }
 
@@ -445,6 +555,7 @@ export class JetStreamEventStore implements EventStore {
 
   private assertOpen(): void {
     if (this.closing) throw new Error('event store is closed');
+    if (!this.connected) throw new StoreUnavailableError(`the event log is unreachable (${this.lastProblem}); retry when NATS is back`);
   }
 
   private subjectOf(streamId: string): string {
@@ -507,6 +618,23 @@ function seqOf(position: number): number {
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/**
+ * NATS transport failures (timeouts, no JetStream answering during a restart, a closed or lost
+ * connection) become StoreUnavailableError: the caller answers 503 and may retry with the same commandId.
+ */
+export function asUnavailable(error: unknown): unknown {
+  const transport =
+    error instanceof TimeoutError ||
+    error instanceof NoRespondersError ||
+    error instanceof RequestError ||
+    error instanceof ConnectionError ||
+    error instanceof ClosedConnectionError ||
+    (error instanceof JetStreamError && !(error instanceof JetStreamApiError)) ||
+    (error instanceof JetStreamApiError && error.code === 10008); // JetStream temporarily unavailable
+  if (!transport) return error;
+  return new StoreUnavailableError(`the event log did not answer (${(error as Error).message}): retry with the same Idempotency-Key`, { cause: error });
 }
 
 function isWrongLastSequence(error: unknown): boolean {

@@ -9,6 +9,7 @@ import {
   type ExpectedVersion,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type StoreHealth,
   type Subscription,
 } from '../port.js';
 import { LiveSignal, pollingSubscription } from '../subscription.js';
@@ -228,6 +229,10 @@ export class SqliteEventStore implements EventStore {
     if (Number.isNaN(at.getTime())) throw new RangeError(`not a time: ${time}`);
     // occurred_at is stored canonical (toISOString), so text order is time order.
     return this.stmt.positionAt.get(at.toISOString())?.p ?? 0;
+  }
+
+  health(): StoreHealth {
+    return { backend: 'sqlite', connected: this.db.open, detail: this.db.name };
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,8 @@ export interface NatsServerHandle {
   readonly storeDir: string;
   /** Kills the server (SIGKILL: as a crash) and starts it again on the same port and store. */
   restart(): Promise<void>;
+  /** Kills the server (SIGKILL) and leaves it down, until restart(): an outage. */
+  crash(): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL) and deletes its store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,10 @@ export async function startNatsServer({ readyTimeoutMs = 10_000 }: { readyTimeou
       if (stopped) throw new Error('nats-server was stopped');
       if (child) await kill(child, 'SIGKILL');
       await launch();
+    },
+    async crash() {
+      if (stopped) throw new Error('nats-server was stopped');
+      if (child) await kill(child, 'SIGKILL');
     },
     async stop() {
       if (stopped) return;

@@ -1,0 +1,152 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { connect, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { CommandMeta } from '@strata/domain';
+import { TokenStore } from '../auth/token-store.js';
+import { commandMeta } from '../commands/command-meta.js';
+import { ExecuteCommand } from '../commands/execute-command.js';
+import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
+import { ContainerCommitService } from '../containers/container-commit.service.js';
+import { ContainersService } from '../containers/containers.service.js';
+import { ApiError } from '../http/api-error.js';
+import { toProblem } from '../http/problem.filter.js';
+import { ImagesService } from '../images/images.service.js';
+import { Metrics } from '../metrics/metrics.js';
+import { NATS_COMMANDS, type ContainerVerb, type NatsCommandServices } from './nats-commands.js';
+
+/** Subjects of the command gateway: `strata.cmd.<CommandName>`, one queue group for all nodes. */
+export const COMMAND_SUBJECT_PREFIX = 'strata.cmd';
+export const COMMAND_QUEUE = 'strata-nodes';
+/** Commands handled at once by one node; more wait in the subscription (NATS buffers them). */
+const MAX_IN_FLIGHT = 64;
+
+/**
+ * The command gateway on NATS: request/reply on `strata.cmd.<Name>`, the body the command's JSON
+ * input, `Authorization: Bearer <token>` and the same Idempotency-Key / X-Correlation-Id /
+ * X-Causation-Id headers as HTTP. The reply is `{ok: true, result}` (the HTTP reply, with its position)
+ * or `{ok: false, problem}` (the same problem+json and code as HTTP); header `Strata-Status` has the
+ * HTTP status. A queue group, so several nodes share the commands. Only when the node runs on NATS.
+ */
+@Injectable()
+export class NatsCommandServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('nats-commands');
+  private nc: NatsConnection | undefined;
+  private subscription: Subscription | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly services: NatsCommandServices;
+
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    private readonly tokens: TokenStore,
+    private readonly metrics: Metrics,
+    commandBus: CommandBus,
+    containers: ContainersService,
+    commits: ContainerCommitService,
+    images: ImagesService,
+  ) {
+    this.services = {
+      catalog: (name, input, meta) => commandBus.execute(new ExecuteCommand(name, input, meta)),
+      createContainer: (input, meta) => containers.create(input, meta),
+      containerVerb: (verb, ref, args, meta) => runVerb(containers, verb, ref, args, meta),
+      commitLayer: (ref, input, meta) => commits.commit(ref, input, meta),
+      removeImage: (ref, force, meta) => images.remove(ref, force, meta),
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.natsUrl) return;
+    this.nc = await connect({ servers: this.config.natsUrl.split(','), name: `strata-commands-${this.config.nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    const subscription = this.nc.subscribe(`${COMMAND_SUBJECT_PREFIX}.*`, { queue: COMMAND_QUEUE });
+    this.subscription = subscription;
+    this.loop = (async () => {
+      for await (const message of subscription) {
+        const handled = this.handle(message).catch((error: unknown) => this.logger.error({ msg: 'command reply failed', error: String(error) }));
+        this.inflight.add(handled);
+        void handled.finally(() => this.inflight.delete(handled));
+        if (this.inflight.size >= MAX_IN_FLIGHT) await Promise.race(this.inflight);
+      }
+    })();
+    this.logger.log({ msg: `command gateway on ${COMMAND_SUBJECT_PREFIX}.<Name> (queue ${COMMAND_QUEUE})`, commands: Object.keys(NATS_COMMANDS).length });
+  }
+
+  private async handle(message: Msg): Promise<void> {
+    const name = message.subject.slice(COMMAND_SUBJECT_PREFIX.length + 1);
+    const end = this.metrics.httpRequests.startTimer({ method: 'NATS' });
+    let status = 200;
+    let body: unknown;
+    let position: number | undefined;
+    try {
+      const result = await this.execute(name, message);
+      body = { ok: true, result };
+      position = (result as { position?: number } | null)?.position;
+    } catch (error) {
+      const problem = toProblem(error, message.subject);
+      if (problem.status >= 500) this.logger.error({ msg: 'command failed', command: name, error: String(error), stack: (error as Error)?.stack });
+      status = problem.status;
+      body = { ok: false, problem };
+    }
+    end({ route: `nats:${name}`, status: String(status) });
+    if (!message.reply) return; // a plain publish: nobody to answer
+    const h = natsHeaders();
+    h.set('Strata-Status', String(status));
+    if (position !== undefined) h.set('Strata-Position', String(position));
+    message.respond(JSON.stringify(body), { headers: h });
+  }
+
+  private async execute(name: string, message: Msg): Promise<unknown> {
+    const command = Object.hasOwn(NATS_COMMANDS, name) ? NATS_COMMANDS[name] : undefined;
+    if (!command) throw new ApiError(404, 'UNKNOWN_COMMAND', `unknown command "${name}"; known: ${Object.keys(NATS_COMMANDS).join(', ')}`);
+    const header = (key: string) => message.headers?.get(key) || undefined;
+    const token = /^Bearer\s+(\S+)$/i.exec(header('Authorization') ?? '')?.[1];
+    if (!token) throw new ApiError(401, 'UNAUTHORIZED', 'missing token: send the header "Authorization: Bearer <token>" with the request');
+    const principal = this.tokens.authenticate(token);
+    if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'unknown or revoked token');
+    let input: unknown = {};
+    if (message.data.length > 0) {
+      try {
+        input = JSON.parse(message.string());
+      } catch {
+        throw new ApiError(400, 'INVALID_JSON', 'the message body must be the command input as JSON');
+      }
+    }
+    const meta = commandMeta(principal.name, header, this.config.nodeId);
+    return command.run(input, meta, this.services);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.nc) return;
+    // Stop taking commands, answer the ones in hand, then leave.
+    this.subscription?.unsubscribe();
+    await this.loop;
+    await Promise.allSettled([...this.inflight]);
+    await this.nc.close();
+  }
+}
+
+function runVerb(
+  containers: ContainersService,
+  verb: ContainerVerb,
+  ref: string,
+  args: { timeout?: number; signal?: string; name?: string; force?: boolean },
+  meta: CommandMeta,
+): Promise<unknown> {
+  switch (verb) {
+    case 'start':
+      return containers.start(ref, meta);
+    case 'stop':
+      return containers.stop(ref, args.timeout, meta);
+    case 'restart':
+      return containers.restart(ref, args.timeout, meta);
+    case 'kill':
+      return containers.kill(ref, args.signal ?? 'SIGKILL', meta);
+    case 'pause':
+      return containers.pause(ref, meta);
+    case 'unpause':
+      return containers.unpause(ref, meta);
+    case 'rename':
+      return containers.rename(ref, args.name!, meta);
+    case 'remove':
+      return containers.remove(ref, args.force ?? false, meta);
+  }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The one `strata` binary: `strata serve` starts a node (what `npm start` runs), every other command is
-// the HTTP client. Plain JS so it runs before (and without) any build step, and can say "build first".
+// The one `strata` binary: `strata serve` starts a node (what `npm start` runs), `export-log` and
+// `import-log` copy a log between backends, every other command is the HTTP client. Plain JS so it
+// runs before (and without) any build step, and can say "build first".
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -10,7 +11,9 @@ const ENTRIES = {
   cli: 'dist/apps/cli/apps/cli/src/main.js',
 };
 
-const entry = fileURLToPath(new URL(`../${process.argv[2] === 'serve' ? ENTRIES.node : ENTRIES.cli}`, import.meta.url));
+// The node's own commands open the log or the data directory themselves; everything else talks HTTP.
+const NODE_COMMANDS = ['serve', 'export-log', 'import-log'];
+const entry = fileURLToPath(new URL(`../${NODE_COMMANDS.includes(process.argv[2]) ? ENTRIES.node : ENTRIES.cli}`, import.meta.url));
 
 if (!existsSync(entry)) {
   process.stderr.write('strata is not built: run npm run build\n');

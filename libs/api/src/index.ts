@@ -167,6 +167,8 @@ export interface ReplayResult {
 /** GET /admin/checksum[?at=] */
 export interface ChecksumReply {
   checksum: string;
+  /** The same without positions (they are the backend's): equal for one log on SQLite and on JetStream. */
+  portableChecksum: string;
   position: number;
 }
 

@@ -3,6 +3,7 @@ import type { ContainerView, FileChangeView, ImageView, ProjectionsReply, Replay
 import { invalid, type EventEnvelope } from '@strata/domain';
 import type { EventStore, Subscription } from '@strata/eventstore';
 import { catchUp } from './catch-up.js';
+import type { ChecksumOptions } from './checksum.js';
 import { removeDatabaseFiles, replaceDatabaseFile } from './database-files.js';
 import type { EventFilter } from './event-filter.js';
 import { PROJECTORS } from './projectors/index.js';
@@ -446,9 +447,9 @@ export class ProjectionEngine implements ReadModel {
     await this.swapping;
     return this.view.queryEvents(filter);
   }
-  async checksum(): Promise<string> {
+  async checksum(options: ChecksumOptions = {}): Promise<string> {
     await this.swapping;
-    return this.view.checksum();
+    return this.view.checksum(options);
   }
 
   /** Stops following and closes read.db; pending waitFor()s resolve false. */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '@strata/domain';
 import { DataSource } from 'typeorm';
-import { readModelChecksum } from './checksum.js';
+import { readModelChecksum, type ChecksumOptions } from './checksum.js';
 import type { Projector } from './projectors/projector.js';
 import { READ_MODEL_ENTITIES } from './schema/index.js';
 import { SqlReadModelWriter } from './sql-writer.js';
@@ -139,8 +139,8 @@ export class ReadDatabase {
     return this.projectors.map((p) => ({ name: p.name, position: this.positions.get(p.name)! }));
   }
 
-  checksum(): string {
-    return readModelChecksum(this.dataSource, this.raw);
+  checksum(options: ChecksumOptions = {}): string {
+    return readModelChecksum(this.dataSource, this.raw, options);
   }
 
   async close(): Promise<void> {

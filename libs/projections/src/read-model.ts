@@ -1,5 +1,6 @@
 import type { ContainerView, EventsReply, FileChangeView, ImageView, RepositoryView, TagMoveView, TagView } from '@strata/api';
 import type { EventFilter } from './event-filter.js';
+import type { ChecksumOptions } from './checksum.js';
 
 /** One page of the audit log: pass `next` as `after` for the following page (null: last page). */
 export type EventPage = Pick<EventsReply, 'items' | 'next'>;
@@ -41,5 +42,5 @@ export interface ReadModel {
   /** Recorded changes of a container's writable layer, oldest first (of one path, if given). */
   fileChanges(containerId: string, path?: string): Promise<FileChangeView[]>;
   /** sha256 over every read-model table (not the checkpoints). */
-  checksum(): Promise<string>;
+  checksum(options?: ChecksumOptions): Promise<string>;
 }

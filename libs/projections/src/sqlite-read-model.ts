@@ -5,6 +5,7 @@ import { compileEventFilter, type EventFilter } from './event-filter.js';
 import { toImageView, type ImageLayerRow, type ImageRow } from './image-views.js';
 import type { ReadDatabase } from './read-database.js';
 import type { EventPage, ReadModel } from './read-model.js';
+import type { ChecksumOptions } from './checksum.js';
 
 interface RepositoryRow {
   name: string;
@@ -251,7 +252,7 @@ export class SqliteReadModel implements ReadModel {
     return { items, next: more ? items[items.length - 1].position : null };
   }
 
-  async checksum(): Promise<string> {
-    return this.db.checksum();
+  async checksum(options: ChecksumOptions = {}): Promise<string> {
+    return this.db.checksum(options);
   }
 }

@@ -16,8 +16,8 @@ export class AdminController {
 
   @Get('checksum')
   async checksum(@Query() q: ReadOptions): Promise<ChecksumReply> {
-    const { value, position } = await this.reads.read(q, (m) => m.checksum());
-    return { checksum: value, position };
+    const { value, position } = await this.reads.read(q, async (m) => ({ checksum: await m.checksum(), portable: await m.checksum({ portable: true }) }));
+    return { checksum: value.checksum, portableChecksum: value.portable, position };
   }
 
   /**

@@ -58,6 +58,20 @@ with the container's (or the process's) own code.`,
       // CLI's compiled main was run directly.
       throw new UsageError('run `strata serve` through bin/strata.js (or `npm start`): this entry point is the client only');
     });
+  // Like serve, these open a log themselves (no node needed): bin/strata.js runs them in the node's entry.
+  for (const [name, description] of [
+    ['export-log', 'write a whole event log as NDJSON (flags: --data-dir | --nats URL [--nats-stream S], -o FILE, --json)'],
+    ['import-log', 'append an export-log file to a log, idempotently (flags: --data-dir | --nats URL, -i FILE, --json)'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(() => {
+        throw new UsageError(`run \`strata ${name}\` through bin/strata.js: this entry point is the client only`);
+      });
+  }
   registerRepo(program, contextOf);
   registerTag(program, contextOf);
   registerImages(program, contextOf);

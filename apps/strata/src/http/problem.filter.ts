@@ -65,7 +65,10 @@ export class ProblemFilter implements ExceptionFilter {
     const request = host.switchToHttp().getRequest<Request>();
     const response = host.switchToHttp().getResponse<Response>();
     const problem = toProblem(error, request.originalUrl);
-    if (problem.status >= 500) {
+    if (problem.code === 'EVENT_LOG_UNAVAILABLE') {
+      // An outage is one condition, not a bug per request: a line each, without the stack.
+      this.logger.warn({ msg: 'write refused: event log unavailable', method: request.method, url: request.originalUrl, detail: problem.detail });
+    } else if (problem.status >= 500) {
       this.logger.error({ msg: 'request failed', method: request.method, url: request.originalUrl, error: String(error), stack: (error as Error)?.stack });
     }
     if (response.headersSent) {

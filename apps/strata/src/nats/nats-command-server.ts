@@ -82,7 +82,7 @@ export class NatsCommandServer implements OnApplicationBootstrap, OnApplicationS
       position = (result as { position?: number } | null)?.position;
     } catch (error) {
       const problem = toProblem(error, message.subject);
-      if (problem.status >= 500) this.logger.error({ msg: 'command failed', command: name, error: String(error), stack: (error as Error)?.stack });
+      if (problem.status >= 500 && problem.code !== 'EVENT_LOG_UNAVAILABLE') this.logger.error({ msg: 'command failed', command: name, error: String(error), stack: (error as Error)?.stack });
       status = problem.status;
       body = { ok: false, problem };
     }

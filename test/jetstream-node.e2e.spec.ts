@@ -101,6 +101,29 @@ describe('a node on NATS JetStream', () => {
     expect(history.body.items[0]).toMatchObject({ type: 'RepositoryCreated', actor: 'admin', commandId: 'create-auto-one' });
   });
 
+  it('replays and travels in time on JetStream as on SQLite', async () => {
+    const server = await nats();
+    const t = await node(server);
+    await t.json('POST', '/repositories', { name: 'tt/app', visibility: 'public' });
+    const publicAt = (await t.json('GET', '/healthz')).body.head as number;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a later millisecond for ?at=<time>
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const privateAt = (await t.json('PUT', '/repositories/tt%2Fapp/visibility', { visibility: 'private' })).body.position as number;
+    expect(privateAt).toBeGreaterThan(publicAt);
+
+    expect((await t.json('GET', `/repositories/tt%2Fapp?at=${publicAt}`)).body.visibility).toBe('public');
+    expect((await t.json('GET', `/repositories/tt%2Fapp?at=${encodeURIComponent(between)}`)).body.visibility).toBe('public');
+    expect((await t.json('GET', `/repositories/tt%2Fapp?minPosition=${privateAt}`)).body.visibility).toBe('private');
+
+    const replay = await t.call('POST', '/admin/replay');
+    expect(replay.status).toBe(200);
+    const lines = (await replay.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const result = lines.find((l) => l.kind === 'result');
+    expect(result.checksumAfter).toBe(result.checksumBefore);
+    expect(result.events).toBe(2);
+  });
+
   it('fails fast at start when NATS is unreachable, saying what to do', async () => {
     const server = await nats();
     await server.crash();

@@ -1,11 +1,15 @@
 /**
- * Strata benchmarks (issue 7), workloads 1 (append) and 2 (read + replay), SQLite, and 5 (layers).
- *   npm run bench          full sizes
- *   npm run bench:quick    small sizes, under 2 minutes
- *   --only=append|read|layers (comma-separated for several)
- *   --build / --no-build   layers: always run `npm run build` / never (default: only when dist/ is stale)
+ * Strata benchmarks (issue 7): 1 append and 2 read + replay (SQLite), 3 JetStream, 4 HTTP, 5 layers,
+ * 6 registry.
+ *   npm run bench          full sizes, every workload
+ *   npm run bench:quick    small sizes, under 2 minutes: append, read, layers, jetstream (http and
+ *                          registry only when named: --only=http --quick)
+ *   --only=append|read|jetstream|http|layers|registry (comma-separated for several)
+ *   --build / --no-build   layers, http, registry: always run `npm run build` / never (default: only when dist/ is stale)
+ *   --node-from=<commit>   layers, http, registry: start a node built from a clean `git archive` of that
+ *                          commit (e.g. HEAD) instead of the working tree (which others may be changing)
  * Writes results/<date>.json and RESULTS.md (RESULTS.md only from a full run, unless --write-md).
- * With --only=layers --write-md, only the "5. Layers" section (and the notes) of RESULTS.md is replaced.
+ * With --only=… --write-md, only those workloads' sections (and the notes) of RESULTS.md are replaced.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,17 +21,23 @@ import { figure, rate, repeat, type Figure } from './lib/stats.ts';
 import { withTempDir } from './lib/tmp.ts';
 import type { AppendResult } from './workloads/append.ts';
 import { layersSection, layersWorkload, type LayersInfo } from './workloads/layers.ts';
+import { mergeSection, section, type SectionRow } from './lib/section.ts';
+import { buildCommit } from './lib/node-build.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const writeMd = !quick || process.argv.includes('--write-md');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read | layers, comma-separated
-const selected = (workload: string) => !only || only.split(',').includes(workload);
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read | jetstream | http | layers | registry, comma-separated
+const QUICK_DEFAULT = ['append', 'read', 'layers', 'jetstream'];
+const selected = (workload: string) => (only ? only.split(',').includes(workload) : !quick || QUICK_DEFAULT.includes(workload));
 const build = process.argv.includes('--no-build') ? 'never' : process.argv.includes('--build') ? 'always' : 'auto';
+const nodeFrom = process.argv.find((a) => a.startsWith('--node-from='))?.slice(12);
 
 const SIZES = quick
-  ? { runs: 5, append: { streams: 64, perStream: 8 }, read: { streams: 1000, perStream: 20 }, emmettRead: { streams: 1000, perStream: 20 }, layers: { treeMiB: 20 } }
-  : { runs: 5, append: { streams: 64, perStream: 32 }, read: { streams: 1000, perStream: 200 }, emmettRead: { streams: 1000, perStream: 100 }, layers: { treeMiB: 200 } };
+  ? { runs: 5, append: { streams: 64, perStream: 8 }, read: { streams: 1000, perStream: 20 }, emmettRead: { streams: 1000, perStream: 20 }, layers: { treeMiB: 20 },
+      jetstream: { streams: 64, perStream: 4, readEvents: 1024 }, http: { durationS: 1, rate: 500, connections: 16 }, registry: { imageMiB: 16, getDurationS: 1 } }
+  : { runs: 5, append: { streams: 64, perStream: 32 }, read: { streams: 1000, perStream: 200 }, emmettRead: { streams: 1000, perStream: 100 }, layers: { treeMiB: 200 },
+      jetstream: { streams: 64, perStream: 32, readEvents: 10240 }, http: { durationS: 5, rate: 500, connections: 16 }, registry: { imageMiB: 200, getDurationS: 3 } };
 
 interface Row {
   workload: string;
@@ -43,6 +53,7 @@ interface Row {
 }
 const rows: Row[] = [];
 let layersInfo: LayersInfo | undefined;
+const infos: Record<string, unknown> = {};
 // Emmett 0.38.5 leaves statements running on a connection it closed when concurrent appends fail;
 // their late SQLite errors must not end the whole run.
 let strayErrors = 0;
@@ -207,6 +218,9 @@ function versions() {
     '@event-driven-io/emmett-sqlite': v(join(here, 'node_modules/@event-driven-io/emmett-sqlite/package.json')),
     sqlite3: v(join(here, 'node_modules/sqlite3/package.json')),
     ...(selected('layers') ? { tar: tool("tar --version | sed -n 1p | awk '{print $NF}'"), umoci: tool("umoci --version | awk '{print $NF}'") } : {}),
+    ...(selected('jetstream') ? { 'nats-server': tool("nats-server --version | awk '{print $NF}'"), '@nats-io/jetstream': v(join(root, 'node_modules/@nats-io/jetstream/package.json')) } : {}),
+    ...(selected('http') || selected('registry') ? { autocannon: v(join(here, 'node_modules/autocannon/package.json')) } : {}),
+    ...(selected('registry') ? { skopeo: tool("skopeo --version | awk '{print $NF}'"), 'docker-registry': tool("docker-registry --version | awk '{print $NF}'") } : {}),
   };
 }
 
@@ -223,11 +237,48 @@ async function guarded(workload: string, fn: () => Promise<void>) {
 }
 if (selected('append')) await guarded('append', appendWorkload);
 if (selected('read')) await guarded('read', readWorkload);
-if (selected('layers')) {
-  const r = await layersWorkload({ root: join(here, '..'), treeBytes: SIZES.layers.treeMiB * 2 ** 20, runs: SIZES.runs, build, log });
+if (selected('jetstream'))
+  await guarded('jetstream', async () => {
+    const { jetstreamWorkload } = await import('./workloads/jetstream.ts');
+    const r = await jetstreamWorkload({ ...SIZES.jetstream, runs: SIZES.runs, log });
+    rows.push(...(r.rows as Row[]));
+    infos.jetstream = r.info;
+  });
+/** The repository the node is built and started from: the working tree, or a clean export of --node-from. */
+let nodeRoot: { root: string; state?: string } | undefined;
+const needNode = ['http', 'layers', 'registry'].some(selected);
+if (needNode) {
+  nodeRoot = { root: join(here, '..') };
+  if (nodeFrom)
+    try {
+      const b = buildCommit(join(here, '..'), nodeFrom, log);
+      nodeRoot = { root: b.root, state: b.state };
+      infos.node = b.state;
+    } catch (error) {
+      log(`node build from ${nodeFrom}: FAILED ${String(error)}`);
+      rows.push({ workload: 'node', name: `build of ${nodeFrom}`, figure: figure('', [NaN]), error: String(error).slice(0, 300) });
+      nodeRoot = undefined;
+    }
+}
+if (selected('http') && nodeRoot)
+  await guarded('http', async () => {
+    const { httpWorkload } = await import('./workloads/http.ts');
+    const r = await httpWorkload({ root: nodeRoot!.root, ...SIZES.http, runs: SIZES.runs, build, log });
+    rows.push(...(r.rows as Row[]));
+    infos.http = r.info;
+  });
+if (selected('layers') && nodeRoot) {
+  const r = await layersWorkload({ root: nodeRoot.root, treeBytes: SIZES.layers.treeMiB * 2 ** 20, runs: SIZES.runs, build, log });
   rows.push(...r.rows);
   layersInfo = r.info;
 }
+if (selected('registry') && nodeRoot)
+  await guarded('registry', async () => {
+    const { registryWorkload } = await import('./workloads/registry.ts');
+    const r = await registryWorkload({ root: nodeRoot!.root, ...SIZES.registry, runs: SIZES.runs, build, log });
+    rows.push(...(r.rows as Row[]));
+    infos.registry = r.info;
+  });
 const machine = {
   nproc: Number(execFileSync('nproc').toString().trim()),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -244,15 +295,20 @@ const result = {
   versions: versions(),
   sizes: SIZES,
   ...(layersInfo ? { layers: layersInfo } : {}),
+  ...infos,
   rows,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${file} (${result.durationS} s)${strayErrors ? `; ignored ${strayErrors} late SQLite errors from a failed Emmett run` : ''}`);
-if (writeMd && only === 'layers' && existsSync(join(here, 'RESULTS.md'))) {
-  writeFileSync(join(here, 'RESULTS.md'), mergeLayers(readFileSync(join(here, 'RESULTS.md'), 'utf8'), result, file));
-  log('wrote RESULTS.md (replaced its "5. Layers" section and the notes; the other sections are kept)');
+const partial = only && !['append', 'read'].some(selected);
+if (writeMd && partial && existsSync(join(here, 'RESULTS.md'))) {
+  let md = readFileSync(join(here, 'RESULTS.md'), 'utf8');
+  if (selected('layers')) md = mergeLayers(md, result, file);
+  md = mergeNew(md, result, file, `From a run of --only=${only} (${result.mode}, ${result.date}, ${result.durationS} s); raw data: \`bench/results/${file.split('/').pop()}\`.`);
+  writeFileSync(join(here, 'RESULTS.md'), md);
+  log(`wrote RESULTS.md (replaced the sections of ${only} and the notes; the other sections are kept)`);
 } else if (writeMd) {
   writeFileSync(join(here, 'RESULTS.md'), markdown(result, file));
   log('wrote RESULTS.md');
@@ -276,6 +332,41 @@ function mergeLayers(existing: string, r: typeof result, jsonFile: string): stri
   return `${head.slice(0, start)}${section}\n${next >= 0 ? head.slice(start + 1 + next) : ''}${notes}`;
 }
 
+/** The intro of the sections of workloads 3, 4 and 6 (the figures' definitions are in NOTES.md). */
+function newSections(r: typeof result, source?: string): { n: number; text: string }[] {
+  const out: { n: number; text: string }[] = [];
+  const v = r.versions as Record<string, string>;
+  const src = source ? `${source}\n\n` : '';
+  const rowsOf = (w: string) => r.rows.filter((row) => row.workload === w) as SectionRow[];
+  const load = (i: unknown) => {
+    const l = (i as { load?: [number, number] } | undefined)?.load;
+    return l ? ` Load average ${l[0]} at the start, ${l[1]} at the end (1-minute; ${r.machine.nproc} cores).` : '';
+  };
+  const node = infos.node ? `node built from ${infos.node as string}` : 'node built from the working tree';
+  if (rowsOf('jetstream').length) {
+    const i = infos.jetstream as { appendEvents?: number; readEvents?: number; natsServer?: string } | undefined;
+    out.push({ n: 3, text: section('3. JetStream', `${src}nats-server ${i?.natsServer ?? v['nats-server'] ?? '?'} (Debian) on 127.0.0.1, file storage, 1 replica, @nats-io/jetstream ${v['@nats-io/jetstream'] ?? '?'}. Append: the ${i?.appendEvents ?? '?'} events of workload 1's mix (${r.sizes.jetstream.streams} repository streams), one event per message/append, into fresh streams each run; read: a log of ${i?.readEvents ?? '?'} events written through the adapter. ${r.sizes.runs} runs, contenders interleaved.${load(i)}`, rowsOf('jetstream')) });
+  }
+  if (rowsOf('http').length) {
+    const i = infos.http as { rate?: number; connections?: number; durationS?: number } | undefined;
+    out.push({ n: 4, text: section('4. HTTP', `${src}A real node (\`node bin/strata.js serve\`, SQLite at synchronous=FULL, ${node}) and the raw reference server, each its own process on 127.0.0.1; autocannon ${v.autocannon ?? '?'} in a third process at a fixed ${i?.rate ?? '?'} req/s over ${i?.connections ?? '?'} connections, ${i?.durationS ?? '?'} s a run, ${r.sizes.runs} runs, scenarios interleaved (after 1 s of warm-up each).${load(i)}`, rowsOf('http')) });
+  }
+  if (rowsOf('registry').length) {
+    const i = infos.registry as { imageBytes?: number; layers?: number } | undefined;
+    out.push({ n: 6, text: section('6. Registry', `${src}skopeo ${v.skopeo ?? '?'}, docker-registry ${v['docker-registry'] ?? '?'} (Debian; filesystem storage in a temp dir, 127.0.0.1), Strata ${node}. Each run pushes a freshly generated OCI layout of ${((i?.imageBytes ?? 0) / 2 ** 20).toFixed(1)} MiB (${i?.layers ?? '?'} uncompressed layers of random bytes) to a new repository of each; MiB/s counts the layers' bytes. ${r.sizes.runs} runs, interleaved.${load(i)}`, rowsOf('registry')) });
+  }
+  return out;
+}
+
+function mergeNew(existing: string, r: typeof result, jsonFile: string, source: string): string {
+  let md = existing;
+  for (const s of newSections(r, source)) md = mergeSection(md, s.n, s.text);
+  void jsonFile;
+  const notesAt = md.search(/^## Notes/m);
+  const notes = existsSync(join(here, 'NOTES.md')) ? readFileSync(join(here, 'NOTES.md'), 'utf8') : '';
+  return notesAt >= 0 && notes ? `${md.slice(0, notesAt)}${notes}` : md;
+}
+
 function markdown(r: typeof result, jsonFile: string): string {
   const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
   const table = (workload: string) =>
@@ -288,7 +379,7 @@ function markdown(r: typeof result, jsonFile: string): string {
           `| ${row.name}${row.error ? ` — **failed**: ${row.error.replace(/\|/g, '/')}` : ''}${row.note ? ` (${row.note})` : ''} | ${n(row.figure.median)} | ${n(row.figure.min)} | ${n(row.figure.max)} | ${row.reference ?? 'limit'} | ${row.ratio !== undefined && Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : ''} | ${row.target ?? ''} | ${row.peakRssMiB ? `${row.peakRssMiB.toFixed(0)} MiB` : ''} |`,
         ),
     ].join('\n');
-  return `# Strata benchmark results
+  const md = `# Strata benchmark results
 
 Generated by \`bench/run.ts\` (${r.mode} run, ${r.date}, ${r.durationS} s); raw data: \`bench/results/${jsonFile.split('/').pop()}\`.
 Each figure: median of ${r.sizes.runs} runs, with min and max; ratio = median / reference's median, measured in the same run.
@@ -318,4 +409,5 @@ ${r.sizes.read.streams * r.sizes.read.perStream} events: ${r.sizes.read.streams}
 
 ${table('read')}
 ${r.rows.some((row) => row.workload === 'layers') ? `\n${layersSection(r.rows.filter((row) => row.workload === 'layers') as Parameters<typeof layersSection>[0], layersInfo, r.sizes.runs)}` : ''}${existsSync(join(here, 'NOTES.md')) ? `\n${readFileSync(join(here, 'NOTES.md'), 'utf8')}` : ''}`;
+  return newSections(r).reduce((m, x) => mergeSection(m, x.n, x.text), md);
 }

@@ -92,6 +92,7 @@ export async function strataCommand(dir: string, streams: BenchEvent[][], writer
 }
 
 export async function emmett(dir: string, streams: BenchEvent[][], writers: Writers): Promise<AppendResult> {
+  (await import('../lib/emmett-shim.ts')).serializeEmmettConnections();
   const { getSQLiteEventStore } = await import('@event-driven-io/emmett-sqlite');
   const store = getSQLiteEventStore({ fileName: join(dir, 'emmett.db'), schema: { autoMigration: 'CreateOrUpdate' } });
   const ms = await drive(streams, writers, (e) =>

@@ -41,6 +41,7 @@ export function populateStrata(path: string, streams: BenchEvent[][]): number {
 
 /** Setup (not measured): the same streams in Emmett's store, one appendToStream per chunk of a stream. */
 export async function populateEmmett(path: string, streams: BenchEvent[][]): Promise<void> {
+  (await import('../lib/emmett-shim.ts')).serializeEmmettConnections();
   const { getSQLiteEventStore } = await import('@event-driven-io/emmett-sqlite');
   const store = getSQLiteEventStore({ fileName: path, schema: { autoMigration: 'CreateOrUpdate' } });
   for (const s of streams) {
@@ -116,6 +117,7 @@ export async function strataReplay(strataDb: string, dir: string): Promise<{ ms:
 }
 
 export async function emmettRead(emmettDb: string, streams: BenchEvent[][]): Promise<{ ms: number; events: number }> {
+  (await import('../lib/emmett-shim.ts')).serializeEmmettConnections();
   const { getSQLiteEventStore } = await import('@event-driven-io/emmett-sqlite');
   const store = getSQLiteEventStore({ fileName: emmettDb, schema: { autoMigration: 'None' } });
   const t0 = now();

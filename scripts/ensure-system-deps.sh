@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real (nats-server, runc, busybox-static, umoci,
-# skopeo, docker-registry, attr for the overlay snapshotter's xattrs) when any is missing. Needs root and Debian's apt; says what is missing otherwise.
+# skopeo, docker-registry, attr for the overlay snapshotter's xattrs, docker-compose to validate
+# docker-compose.yml without an engine) when any is missing. Needs root and Debian's apt; says what is missing otherwise.
 set -euo pipefail
 declare -A need=( [nats-server]=nats-server [runc]=runc [busybox]=busybox-static [umoci]=umoci
-                  [skopeo]=skopeo [docker-registry]=docker-registry [setfattr]=attr )
+                  [skopeo]=skopeo [docker-registry]=docker-registry [setfattr]=attr [docker-compose]=docker-compose )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || missing+=("${need[$cmd]}")

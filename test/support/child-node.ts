@@ -33,7 +33,7 @@ export interface ChildNode {
 export async function startChildNode(dataDir: string, env: Record<string, string> = {}): Promise<ChildNode> {
   if (!existsSync(join(ROOT, 'dist/apps/strata'))) throw new Error('strata is not built: run `npm run build` first (npm test does)');
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN, '--node-id', 'node-crash', '--log-format', 'json'], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN, '--node-id', env.STRATA_NODE_ID ?? 'node-crash', '--log-format', 'json'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

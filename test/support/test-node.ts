@@ -17,9 +17,9 @@ export interface TestNode {
 }
 
 /** A real node in this process: real SQLite files in a temp dir, HTTP on a free 127.0.0.1 port. */
-export async function startTestNode(options: { dataDir?: string; keepData?: boolean; env?: Record<string, string> } = {}): Promise<TestNode> {
+export async function startTestNode(options: { dataDir?: string; keepData?: boolean; env?: Record<string, string>; nodeId?: string } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strata-test-'));
-  const config = loadNodeConfig(['--data-dir', dataDir, '--port', '0', '--admin-token', ADMIN_TOKEN, '--node-id', 'node-test'], options.env ?? {});
+  const config = loadNodeConfig(['--data-dir', dataDir, '--port', '0', '--admin-token', ADMIN_TOKEN, '--node-id', options.nodeId ?? 'node-test'], options.env ?? {});
   const node = await startNode(config, { quiet: true });
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${node.url}${path}`, {

@@ -3,6 +3,7 @@
  * and exit codes. `run` never calls process.exit, so tests drive the whole CLI in-process.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBuild } from './commands/build.js';
 import { registerContainers } from './commands/container.js';
 import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/image.js';
@@ -11,6 +12,10 @@ import { registerRepo } from './commands/repo.js';
 import { registerStatus } from './commands/status.js';
 import { registerSystem } from './commands/system-prune.js';
 import { registerTag } from './commands/tag.js';
+import { registerLogin } from './commands/login.js';
+import { registerTransfer } from './commands/transfer.js';
+import { registerToken } from './commands/token.js';
+import { registerNode } from './commands/node.js';
 import { DEFAULT_URL } from './config.js';
 import { contextFor, type Context, type Io } from './context.js';
 import { EXIT, ExitStatus, LocalError, PartialFailure, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
@@ -75,11 +80,16 @@ with the container's (or the process's) own code.`,
   registerRepo(program, contextOf);
   registerTag(program, contextOf);
   registerImages(program, contextOf);
+  registerTransfer(program, contextOf);
+  registerLogin(program, contextOf);
   registerContainers(program, contextOf);
+  registerBuild(program, contextOf);
   registerEvents(program, contextOf);
   registerReplay(program, contextOf);
   registerStatus(program, contextOf);
   registerSystem(program, contextOf);
+  registerToken(program, contextOf);
+  registerNode(program, contextOf);
   return program;
 }
 

@@ -9,6 +9,10 @@ import { RuncRuntime } from '@strata/runtime';
 import { join } from 'node:path';
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenStore } from './auth/token-store.js';
+import { Principals } from './auth/principals.service.js';
+import { RegistryTokenKey } from './auth/registry-token-key.js';
+import { TokensController } from './auth/tokens.controller.js';
+import { PullAudit } from './registry/pull-audit.js';
 import { CommandGateway } from './commands/command-gateway.js';
 import { ExecuteCommandHandler } from './commands/execute-command.handler.js';
 import { HandlerErrors } from './commands/handler-errors.js';
@@ -26,6 +30,12 @@ import { ImageResolver } from './images/image-resolver.js';
 import { ImagesService } from './images/images.service.js';
 import { CONTENT_STORE, SNAPSHOTTER } from './images/layer-tokens.js';
 import { ContainerCommitService } from './containers/container-commit.service.js';
+import { BuildCache } from './builds/build-cache.js';
+import { BuildImages } from './builds/build-images.js';
+import { BuildRecovery } from './builds/build-recovery.js';
+import { BuildStepRunner } from './builds/build-step-runner.js';
+import { BuildsService } from './builds/builds.service.js';
+import { BuildsController } from './http/builds.controller.js';
 import { ContainerFiles } from './containers/container-files.js';
 import { ContainerFilesystem } from './containers/container-filesystem.service.js';
 import { ContainerProcesses } from './containers/container-processes.js';
@@ -45,6 +55,17 @@ import { RegistryManifests } from './registry/registry-manifests.service.js';
 import { RegistryUploads } from './registry/registry-uploads.js';
 import { RepositoryContent } from './registry/repository-content.js';
 import { NatsCommandServer } from './nats/nats-command-server.js';
+import { Failover } from './cluster/failover.service.js';
+import { BlobExchange } from './cluster/blob-exchange.js';
+import { Membership } from './cluster/membership.service.js';
+import { NatsClient } from './cluster/nats-client.js';
+import { NodeRouter } from './cluster/node-router.js';
+import { Placement } from './cluster/placement.service.js';
+import { NodesController } from './http/nodes.controller.js';
+import { ImageTransferController } from './http/image-transfer.controller.js';
+import { BlobSources } from './images/blob-sources.js';
+import { ImagePullService } from './images/image-pull.service.js';
+import { ImagePushService } from './images/image-push.service.js';
 
 /** The only place where adapters are wired to ports. */
 @Module({})
@@ -64,6 +85,10 @@ export class AppModule {
         EventsController,
         AdminController,
         RegistryController,
+        NodesController,
+        ImageTransferController,
+        TokensController,
+        BuildsController,
       ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
@@ -102,6 +127,9 @@ export class AppModule {
         ImageResolver,
         CommandSteps,
         ImagesService,
+        BlobSources,
+        ImagePullService,
+        ImagePushService,
         { provide: RUNTIME, useFactory: () => new RuncRuntime({ root: join(config.dataDir, 'runtime') }) },
         ContainerRootfs,
         ContainerResolver,
@@ -109,6 +137,11 @@ export class AppModule {
         ContainerProcesses,
         ContainersService,
         ContainerCommitService,
+        BuildsService,
+        BuildStepRunner,
+        BuildImages,
+        BuildCache,
+        BuildRecovery,
         ContainerFilesystem,
         { provide: TokenStore, useFactory: () => new TokenStore(config.dataDir, config.adminToken) },
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -117,6 +150,12 @@ export class AppModule {
         ReadModels,
         CommandGateway,
         NatsCommandServer,
+        { provide: NatsClient, useFactory: () => NatsClient.open(config) },
+        Membership,
+        NodeRouter,
+        Placement,
+        Failover,
+        BlobExchange,
         ExecuteCommandHandler,
         HandlerErrors,
         RegistryAccess,
@@ -125,6 +164,9 @@ export class AppModule {
         RegistryBlobs,
         RegistryManifests,
         RegistryListing,
+        Principals,
+        RegistryTokenKey,
+        PullAudit,
       ],
     };
   }

@@ -9,6 +9,7 @@ import { TokenStore } from './auth/token-store.js';
 import type { NodeConfig } from './config/node-config.js';
 import { jsonBodyParser } from './http/body-parser.js';
 import { Metrics } from './metrics/metrics.js';
+import { Membership } from './cluster/membership.service.js';
 
 export interface RunningNode {
   app: NestExpressApplication;
@@ -43,6 +44,8 @@ export async function startNode(config: NodeConfig, options: { quiet?: boolean }
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://${config.host}:${address.port}`;
+  // In a cluster the node joins once its address is known (it beats first, so nobody takes it for lost).
+  await app.get(Membership).join(url);
   const log = new Logger('node');
   const store = app.get<EventStore>(EVENT_STORE);
   log.log({ msg: 'node listening', url, nodeId: config.nodeId, dataDir: config.dataDir, backend: store.health().backend, eventLog: store.health().detail, head: await store.head() });

@@ -181,6 +181,24 @@ export interface HealthReply {
   head: number | null;
 }
 
+/** GET /nodes: a cluster member, from the log (joins, drains, losses) and its heartbeat. */
+export interface NodeView {
+  nodeId: string;
+  address: string;
+  status: 'ready' | 'draining' | 'left' | 'lost';
+  runtime: string;
+  snapshotter: string;
+  capacity: number;
+  version: string;
+  joinedAt: string | null;
+  /** The last heartbeat still in the bucket (null: none within the TTL). */
+  lastHeartbeat: string | null;
+  alive: boolean;
+  /** Containers placed there and not removed, and of those the running ones. */
+  containers: number;
+  running: number;
+}
+
 /** GET /status */
 export interface StatusReply {
   nodeId: string;
@@ -320,7 +338,7 @@ export interface PruneReply {
 // A container is named by its id, a unique id prefix, or its name (like Docker).
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removed';
-export type ExitReason = 'completed' | 'stopped' | 'killed' | 'oom' | 'node-restart' | 'error';
+export type ExitReason = 'completed' | 'stopped' | 'killed' | 'oom' | 'node-restart' | 'node-lost' | 'error';
 
 export interface ContainerRunConfigView {
   entrypoint: string[] | null;
@@ -368,6 +386,8 @@ export interface CreateContainerRequest {
   restart?: string;
   stopSignal?: string;
   stopTimeout?: number;
+  /** In a cluster: the node to place it on (default: the scheduler picks a ready node with room). */
+  node?: string;
 }
 
 /** Answer of every container command: the container as it is after it, and the command's reply. */
@@ -445,3 +465,140 @@ export interface CommitReply {
   commands: CommandReply[];
   position: number;
 }
+
+/** A principal as GET /tokens lists it: its grants and who changed them when (from the log; never its token). */
+export interface PrincipalView {
+  name: string;
+  /** `pull|push|admin:<repository pattern>`; the built-in admin holds `admin:*`. */
+  grants: string[];
+  status: 'active' | 'revoked';
+  /** The node's own administrator (its token is <data-dir>/admin.token): not made by `token create`. */
+  builtIn: boolean;
+  createdAt: string | null;
+  createdBy: string | null;
+  updatedAt: string | null;
+  updatedBy: string | null;
+}
+
+/** POST /tokens {name, grants}: the new principal and its API token, shown this once and never again. */
+export interface TokenCreatedReply {
+  principal: PrincipalView;
+  token: string;
+  position: number;
+}
+
+// ---- builds ----------------------------------------------------------------------------------------
+
+/**
+ * POST /builds?tag=repo:tag&dockerfile=Dockerfile&buildArg=K=V&noCache=true, the context as a tar body:
+ * the answer is NDJSON, one BuildProgress per line, ending with `completed` or `failed`.
+ */
+export type BuildProgress =
+  | { type: 'started'; buildId: string; total: number; contextDigest: string; fileDigest: string; warnings: string[] }
+  | { type: 'step'; buildId: string; n: number; total: number; instruction: string }
+  | { type: 'output'; buildId: string; n: number; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'step-completed'; buildId: string; n: number; total: number; manifestDigest: string; imageId: string; cached: boolean }
+  | { type: 'completed'; buildId: string; manifestDigest: string; imageId: string; tag: string | null; position: number }
+  | { type: 'failed'; buildId: string; step: number; code: string; message: string; exitCode: number | null; output: string | null; position: number };
+
+/** GET /builds/{buildId}: the build as its stream tells it. */
+export interface BuildView {
+  buildId: string;
+  status: 'running' | 'completed' | 'failed';
+  actor: string;
+  startedAt: string;
+  finishedAt: string | null;
+  contextDigest: string;
+  fileDigest: string;
+  dockerfile: string;
+  args: Record<string, string>;
+  tag: string | null;
+  instructions: string[];
+  steps: Array<{ n: number; instruction: string; manifestDigest: string; imageId: string; cached: boolean }>;
+  result: { manifestDigest: string; imageId: string } | null;
+  failure: { step: number; code: string; message: string; exitCode: number | null; output: string | null } | null;
+}
+
+/** GET /builds/{buildId}/history: the build's stream, event by event. */
+export interface BuildHistoryReply {
+  buildId: string;
+  items: EventView[];
+}
+
+// ---- registry client: pull from and push to other registries --------------------------------------
+
+/**
+ * A remote registry's credentials, sent with a pull, push or login request in the header
+ * `X-Registry-Auth` (as Docker does) as base64 of this JSON. The node uses them for that request
+ * only: they never enter the event log, the read models or a log line.
+ */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** The registry they are for (`host[:port]`); the node refuses them for any other. */
+  serveraddress: string;
+}
+
+/** POST /images/pull (JSON body); the answer is an NDJSON stream of TransferProgress lines. */
+export interface PullImageRequest {
+  /** `registry/name:tag` or `registry/name@sha256:…`. */
+  remote: string;
+  /** The local `repo:tag` to tag the image with; default: the remote's name and tag (none for a digest). */
+  tag?: string;
+  /** From an index: `os/arch[/variant]`; default: the node's own platform. */
+  platform?: string;
+  /** Plain HTTP to a registry that is not on loopback. */
+  insecure?: boolean;
+}
+
+/** POST /images/push (JSON body); the answer is an NDJSON stream of TransferProgress lines. */
+export interface PushImageRequest {
+  /** Any local image reference: `repo:tag`, a digest, an id prefix. */
+  image: string;
+  /** `registry/name:tag`. */
+  remote: string;
+  insecure?: boolean;
+  /** Bytes per PATCH of a chunked upload (64 KiB to 64 MiB; default 16 MiB). */
+  chunkSize?: number;
+}
+
+export interface PullImageReply {
+  remote: string;
+  manifestDigest: string;
+  indexDigest: string | null;
+  platform: string | null;
+  /** The local tag set, if any. */
+  tag: string | null;
+  image: ImageView;
+  blobs: { downloaded: number; existing: number; bytes: number; resumes: number };
+  commands: CommandReply[];
+  position: number;
+}
+
+export interface PushImageReply {
+  remote: string;
+  manifestDigest: string;
+  blobs: { uploaded: number; existing: number; mounted: number; bytes: number };
+}
+
+/** POST /registries/login (X-Registry-Auth): the node checks the credentials against the registry. */
+export interface RegistryLoginRequest {
+  registry: string;
+  insecure?: boolean;
+}
+
+export interface RegistryLoginReply {
+  registry: string;
+  ok: true;
+}
+
+/**
+ * One line of a pull's or push's NDJSON stream: the plan once the manifest is known, then each
+ * blob's progress, then the result. A failure after the stream began is a problem object on its own
+ * line (it has `code` and `status`).
+ */
+export type TransferProgress =
+  | { kind: 'plan'; manifestDigest: string; indexDigest: string | null; platform: string | null; blobs: Array<{ digest: string; size: number; mediaType: string }> }
+  | { kind: 'blob'; digest: string; size: number; bytes: number; status: 'exists' | 'mounted' | 'downloading' | 'uploading' | 'resumed' | 'done' }
+  | { kind: 'verifying'; manifestDigest: string }
+  | { kind: 'result'; pull?: PullImageReply; push?: PushImageReply };

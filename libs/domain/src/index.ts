@@ -6,6 +6,10 @@ export * from './shared/upcasting.js';
 export * from './repository/index.js';
 export * from './image/index.js';
 export * from './container/index.js';
+export * from './node/index.js';
+export * from './build/index.js';
+export * from './principal/index.js';
+export * from './pull/index.js';
 
 import { repositoryUpcasters } from './repository/upcasters.js';
 import { UpcasterChain } from './shared/upcasting.js';

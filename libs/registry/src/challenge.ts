@@ -9,4 +9,4 @@ export function bearerChallenge(realm: string, service: string, scope?: string):
 }
 
 /** The scope a request needs, in the token spec's form: `repository:<name>:pull` or `:pull,push`. */
-export const repositoryScope = (name: string, actions: ReadonlyArray<'pull' | 'push'>): string => `repository:${name}:${actions.join(',')}`;
+export const repositoryScope = (name: string, actions: ReadonlyArray<'pull' | 'push' | 'delete' | '*'>): string => `repository:${name}:${actions.join(',')}`;

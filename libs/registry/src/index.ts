@@ -7,3 +7,6 @@ export * from './ranges.js';
 export * from './paging.js';
 export * from './challenge.js';
 export * from './upload-sessions.js';
+export * from './registry-token.js';
+export * from './repository-links.js';
+export * from './client/index.js';

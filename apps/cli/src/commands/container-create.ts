@@ -21,6 +21,7 @@ export interface CreateOptions {
   restart?: string;
   stopSignal?: string;
   stopTimeout?: string;
+  node?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -42,7 +43,8 @@ export function withCreateOptions(command: Command): Command {
       .option('--hostname <name>', "the container's host name")
       .option('--restart <policy>', 'no, on-failure[:max-retries], always or unless-stopped (default no)')
       .option('--stop-signal <signal>', 'the signal `stop` sends first (default: the image\'s, else SIGTERM)')
-      .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL (default 10)'),
+      .option('--stop-timeout <seconds>', 'how long `stop` waits before SIGKILL (default 10)')
+      .option('--node <id>', 'in a cluster: the node to place it on (default: the scheduler picks one; see strata node ls)'),
   );
 }
 
@@ -80,6 +82,7 @@ export function createRequest(image: string, command: readonly string[], options
     restart: options.restart,
     stopSignal: options.stopSignal,
     stopTimeout: options.stopTimeout === undefined ? undefined : parseSeconds(options.stopTimeout, '--stop-timeout'),
+    node: options.node,
   };
 }
 

@@ -3,6 +3,8 @@ import {
   assertDigest,
   assertRepositoryName,
   assertTag,
+  buildDecider,
+  buildStreamId,
   containerDecider,
   containerNameDecider,
   containerNameStreamId,
@@ -12,8 +14,11 @@ import {
   imageStreamId,
   notFound,
   parseRepoTag,
+  principalDecider,
+  principalStreamId,
   repositoryDecider,
   repositoryStreamId,
+  type BuildCommand,
   type ContainerCommand,
   type ContainerNameCommand,
   type Decider,
@@ -23,6 +28,7 @@ import {
 } from '@strata/domain';
 import type { EventStore } from '@strata/eventstore';
 import { z } from 'zod';
+import { NODE_COMMANDS } from '../cluster/node-commands.js';
 
 /** What a command's prepare() may consult: the log itself, and the images the read models know. */
 export interface CommandContext {
@@ -187,8 +193,41 @@ const containerCommands = [
   containerNameSpec('ReleaseContainerName', 'Free a container name.'),
 ];
 
+/** Principals are made by POST /tokens (which mints the token outside the log): never sent by name. */
+const principalSpec = (name: 'CreatePrincipal' | 'ChangePrincipalGrants' | 'RevokePrincipal', summary: string): CommandSpec => ({
+  name,
+  summary,
+  internal: true,
+  input: z.object({ name: z.string(), grants: z.array(z.string()).optional() }).strict(),
+  decider: principalDecider,
+  prepare: async (i: { name: string; grants?: string[] }) => ({ ...i, grants: i.grants ?? [], type: name }),
+  streamId: (c: { name: string }) => principalStreamId(c.name),
+});
+const principalCommands = [
+  principalSpec('CreatePrincipal', 'Record a principal and its grants (its token is hashed outside the log).'),
+  principalSpec('ChangePrincipalGrants', "Replace a principal's grants."),
+  principalSpec('RevokePrincipal', 'Revoke a principal: its tokens stop working.'),
+];
+
+/** A build's record (BuildsService runs the steps and records them here, in order). */
+const buildSpec = (name: BuildCommand['type'], summary: string): CommandSpec => ({
+  name,
+  summary,
+  internal: true,
+  input: z.custom<Omit<BuildCommand, 'type'>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+  decider: buildDecider,
+  prepare: async (i: object) => ({ ...i, type: name }),
+  streamId: (c: { buildId: string }) => buildStreamId(c.buildId),
+});
+const buildCommands = [
+  buildSpec('StartBuild', 'Record a build started: its context, Dockerfile and arguments.'),
+  buildSpec('CompleteBuildStep', 'Record one step of a build done (or taken from the cache).'),
+  buildSpec('CompleteBuild', 'Record a build finished with its image.'),
+  buildSpec('FailBuild', 'Record a build failed at a step.'),
+];
+
 export const COMMAND_CATALOG: Record<string, CommandSpec> = Object.fromEntries(
-  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage, ...containerCommands].map((s) => [
+  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage, ...containerCommands, ...principalCommands, ...buildCommands, ...NODE_COMMANDS].map((s) => [
     s.name,
     s as CommandSpec,
   ]),

@@ -4,7 +4,8 @@ import type { Request } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard.js';
 import { ApiError } from '../http/api-error.js';
 
-const ID = /^[A-Za-z0-9._:-]{1,200}$/;
+/** '/' too: steps of a saga derive their ids as `<commandId>/<step>`, and a routed step carries one. */
+const ID = /^[A-Za-z0-9._:/-]{1,200}$/;
 
 /** The ids a caller may choose, by header name: the same names over HTTP and over NATS. */
 export const META_HEADERS = {
@@ -18,7 +19,7 @@ export function headerId(get: (name: string) => string | undefined, header: stri
   const value = get(header);
   if (value === undefined || value === '') return null;
   if (!ID.test(value)) {
-    throw new ApiError(400, 'INVALID_HEADER', `${header} must be 1-200 characters of letters, digits, '.', '_', ':' or '-'`);
+    throw new ApiError(400, 'INVALID_HEADER', `${header} must be 1-200 characters of letters, digits, '.', '_', ':', '/' or '-'`);
   }
   return value;
 }

@@ -15,6 +15,14 @@ export interface NodeConfig {
   natsStream: string;
   /** Replicas of the streams when this node creates them (1; 3 on a three-server cluster). */
   natsReplicas: number;
+  /** The address other nodes and people reach this node at (default: where it listens). */
+  advertiseUrl: string | null;
+  /** Containers this node takes (the scheduler's budget). */
+  capacity: number;
+  /** How often the node beats and looks at the others, ms. */
+  heartbeatMs: number;
+  /** A node whose heartbeat is older than this is lost, ms. */
+  nodeTtlMs: number;
   nodeId: string;
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
   logFormat: 'json' | 'text';
@@ -49,6 +57,8 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
       nats: { type: 'string' },
       'nats-stream': { type: 'string' },
       'nats-replicas': { type: 'string' },
+      'advertise-url': { type: 'string' },
+      capacity: { type: 'string' },
       'node-id': { type: 'string' },
       synchronous: { type: 'string' },
       'log-format': { type: 'string' },
@@ -82,6 +92,11 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
   if (natsUrl !== null && !/^(nats|tls):\/\/[^\s]+$/.test(natsUrl.split(',')[0]!)) {
     throw new ConfigError(`invalid NATS url ${natsUrl}: use nats://host:port (comma-separated for a cluster)`);
   }
+  const capacity = Number(values.capacity ?? env.STRATA_CAPACITY ?? 100);
+  if (!Number.isSafeInteger(capacity) || capacity < 0) throw new ConfigError('STRATA_CAPACITY must be a whole number of containers');
+  const heartbeatMs = Number(env.STRATA_HEARTBEAT_MS ?? 1000);
+  const nodeTtlMs = Number(env.STRATA_NODE_TTL_MS ?? 5000);
+  if (!(heartbeatMs >= 100 && nodeTtlMs >= 2 * heartbeatMs)) throw new ConfigError('STRATA_NODE_TTL_MS must be at least twice STRATA_HEARTBEAT_MS (>= 100 ms)');
   mkdirSync(dataDir, { recursive: true });
   return {
     dataDir,
@@ -91,6 +106,10 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
     natsUrl,
     natsStream,
     natsReplicas,
+    advertiseUrl: values['advertise-url'] ?? env.STRATA_ADVERTISE_URL ?? null,
+    capacity,
+    heartbeatMs,
+    nodeTtlMs,
     nodeId: values['node-id'] ?? env.STRATA_NODE_ID ?? persistentNodeId(dataDir),
     synchronous,
     logFormat,

@@ -51,7 +51,8 @@ export class ContainerCommitService implements OnApplicationBootstrap {
     @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
-  async commit(ref: string, request: CommitRequest, meta: CommandMeta): Promise<CommitReply> {
+  /** `options.createdBy`: the history's created_by (a build step's instruction), instead of the container's command. */
+  async commit(ref: string, request: CommitRequest, meta: CommandMeta, options: { createdBy?: string } = {}): Promise<CommitReply> {
     const c = await this.containers.owned(ref);
     const { state } = await this.resolver.state(c.id);
     assertTransition(state, 'commit', ref);
@@ -83,7 +84,7 @@ export class ContainerCommitService implements OnApplicationBootstrap {
         author: request.author ?? null,
         message: request.message ?? null,
         changes: request.changes ?? [],
-        createdBy: [...(c.config.entrypoint ?? []), ...(c.config.cmd ?? [])].join(' '),
+        createdBy: options.createdBy ?? [...(c.config.entrypoint ?? []), ...(c.config.cmd ?? [])].join(' '),
         created: meta.occurredAt,
       };
       await this.steps.run(meta, 'request', 'RequestCommit', data);

@@ -16,6 +16,7 @@ export const createBody = z
     restart: z.string().optional(),
     stopSignal: z.string().optional(),
     stopTimeout: z.number().int().optional(),
+    node: z.string().min(1).max(63).optional(),
   })
   .strict();
 export const commitBody = z

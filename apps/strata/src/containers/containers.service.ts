@@ -34,6 +34,8 @@ import { resolveUser } from './user-lookup.js';
  */
 @Injectable()
 export class ContainersService {
+  private readonly verbLocks = new Map<string, Promise<void>>();
+
   constructor(
     private readonly resolver: ContainerResolver,
     private readonly images: ImageResolver,
@@ -90,7 +92,7 @@ export class ContainersService {
     return this.answer(id, commands);
   }
 
-  async start(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+  private async startNow(ref: string, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
     assertTransition((await this.resolver.state(c.id)).state, 'start', ref);
     const position = await this.processes.launch(c, meta, false);
@@ -98,7 +100,7 @@ export class ContainersService {
   }
 
   /** `docker stop`: SIGTERM (the container's stop signal), then SIGKILL after the timeout. A stopped container is left as it is. */
-  async stop(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
+  private async stopNow(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
     void meta;
     const c = await this.owned(ref);
     const { state } = await this.resolver.state(c.id);
@@ -107,7 +109,7 @@ export class ContainersService {
     return this.answer(c.id, []);
   }
 
-  async kill(ref: string, signal: string, meta: CommandMeta): Promise<ContainerReply> {
+  private async killNow(ref: string, signal: string, meta: CommandMeta): Promise<ContainerReply> {
     const normalized = normalizeSignal(signal); // the input first, then the state
     const c = await this.owned(ref);
     assertTransition((await this.resolver.state(c.id)).state, 'kill', ref);
@@ -117,7 +119,7 @@ export class ContainersService {
     return this.answer(c.id, [reply]);
   }
 
-  async pause(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+  private async pauseNow(ref: string, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
     assertTransition((await this.resolver.state(c.id)).state, 'pause', ref);
     await this.runtime.pause(c.id);
@@ -128,14 +130,14 @@ export class ContainersService {
     return this.answer(c.id, commands);
   }
 
-  async unpause(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+  private async unpauseNow(ref: string, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
     assertTransition((await this.resolver.state(c.id)).state, 'unpause', ref);
     await this.runtime.resume(c.id);
     return this.answer(c.id, [await this.steps.run(meta, 'unpause', 'UnpauseContainer', { id: c.id })]);
   }
 
-  async restart(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
+  private async restartNow(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
     const { state } = await this.resolver.state(c.id);
     assertTransition(state, 'restart', ref);
@@ -144,7 +146,7 @@ export class ContainersService {
     return this.answerAt(c.id, position);
   }
 
-  async rename(ref: string, name: string, meta: CommandMeta): Promise<ContainerReply> {
+  private async renameNow(ref: string, name: string, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.resolver.resolve(ref);
     const { state } = await this.resolver.state(c.id);
     assertTransition(state, 'rename', ref);
@@ -157,7 +159,7 @@ export class ContainersService {
   }
 
   /** `docker rm [-f]`: refused while running unless forced (which kills first); the writable layer goes too. */
-  async remove(ref: string, force: boolean, meta: CommandMeta): Promise<ContainerReply> {
+  private async removeNow(ref: string, force: boolean, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
     const { state } = await this.resolver.state(c.id);
     if ((state.status === 'running' || state.status === 'paused') && force) {
@@ -173,6 +175,59 @@ export class ContainersService {
     const commands = [await this.steps.run(meta, 'remove', 'RemoveContainer', { id: c.id })];
     commands.push(await this.steps.run(meta, 'release-name', 'ReleaseContainerName', { name: state.name!, containerId: c.id }));
     return { container: { ...c, status: 'removed' }, commands, position: lastPosition(commands) };
+  }
+
+  // ---- one verb at a time per container ---------------------------------------------------------------
+  //
+  // Like Docker's container lock: two verbs on one container (a pause racing a kill, from three nodes at
+  // once) run one after the other, each against the state the previous one left, so a race ends as a
+  // clean 409 instead of runc failing half-way.
+
+  start(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.startNow(ref, meta));
+  }
+
+  stop(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.stopNow(ref, timeoutSeconds, meta));
+  }
+
+  kill(ref: string, signal: string, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.killNow(ref, signal, meta));
+  }
+
+  pause(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.pauseNow(ref, meta));
+  }
+
+  unpause(ref: string, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.unpauseNow(ref, meta));
+  }
+
+  restart(ref: string, timeoutSeconds: number | undefined, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.restartNow(ref, timeoutSeconds, meta));
+  }
+
+  rename(ref: string, name: string, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.renameNow(ref, name, meta));
+  }
+
+  remove(ref: string, force: boolean, meta: CommandMeta): Promise<ContainerReply> {
+    return this.serialized(ref, () => this.removeNow(ref, force, meta));
+  }
+
+  private async serialized<T>(ref: string, work: () => Promise<T>): Promise<T> {
+    const { id } = await this.resolver.resolve(ref);
+    const before = this.verbLocks.get(id) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.verbLocks.set(id, tail);
+    void tail.then(() => {
+      if (this.verbLocks.get(id) === tail) this.verbLocks.delete(id);
+    });
+    return run;
   }
 
   /** `docker wait`: until the container is not running, then its exit code. */

@@ -6,12 +6,12 @@ import { ApiError } from './api-error.js';
  * JSON bodies only, up to `limit` bytes. Parse failures are answered here as problems, because
  * errors from Express middleware never reach Nest's exception filters.
  */
-export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/(images\/(import|load)|containers\/[^/?]+\/files)(\?|$)|^\/v2\//) {
+export function jsonBodyParser(limit: number, streamingPaths: RegExp = /^\/(images\/(import|load)|containers\/[^/?]+\/files|builds)(\?|$)|^\/v2\//) {
   const parse = express.json({ limit, strict: true, type: () => true });
   return (request: Request, response: Response, next: NextFunction) => {
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
     if (!hasBody || request.method === 'GET' || request.method === 'HEAD') return next();
-    // Archive uploads and the registry's blobs and manifests (/v2/) stream straight to their handler
+    // Archive uploads (a build's context too) and the registry's blobs and manifests (/v2/) stream straight to their handler
     // (the content store), never into memory.
     if (streamingPaths.test(request.originalUrl)) return next();
     const type = request.headers['content-type'] ?? '';

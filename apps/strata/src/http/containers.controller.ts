@@ -8,6 +8,8 @@ import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { ContainerCommitService } from '../containers/container-commit.service.js';
 import { ContainerFilesystem } from '../containers/container-filesystem.service.js';
 import { ContainersService } from '../containers/containers.service.js';
+import { NodeRouter } from '../cluster/node-router.js';
+import { Placement } from '../cluster/placement.service.js';
 import { ReadModels, type ReadOptions } from '../projections/read-models.service.js';
 import { ApiError } from './api-error.js';
 import { parseFlag } from './query-flags.js';
@@ -27,6 +29,8 @@ export class ContainersController {
     private readonly commits: ContainerCommitService,
     private readonly reads: ReadModels,
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    private readonly placement: Placement,
+    private readonly router: NodeRouter,
   ) {}
 
   private meta(request: Request) {
@@ -36,7 +40,7 @@ export class ContainersController {
   @Post()
   @HttpCode(201)
   create(@Req() request: Request, @Body() body: unknown): Promise<ContainerReply> {
-    return this.containers.create(createBody.parse(body ?? {}), this.meta(request));
+    return this.placement.create(createBody.parse(body ?? {}), this.meta(request));
   }
 
   @Get()
@@ -62,50 +66,58 @@ export class ContainersController {
   @Post(':ref/start')
   @HttpCode(200)
   start(@Req() r: Request, @Param('ref') ref: string): Promise<ContainerReply> {
-    return this.containers.start(ref, this.meta(r));
+    const meta = this.meta(r);
+    return this.router.routed(ref, 'StartContainer', {}, meta, () => this.containers.start(ref, meta));
   }
 
   @Post(':ref/stop')
   @HttpCode(200)
   stop(@Req() r: Request, @Param('ref') ref: string, @Query('t') t?: string): Promise<ContainerReply> {
-    return this.containers.stop(ref, seconds(t), this.meta(r));
+    const [meta, timeout] = [this.meta(r), seconds(t)];
+    return this.router.routed(ref, 'StopContainer', { timeout }, meta, () => this.containers.stop(ref, timeout, meta));
   }
 
   @Post(':ref/restart')
   @HttpCode(200)
   restart(@Req() r: Request, @Param('ref') ref: string, @Query('t') t?: string): Promise<ContainerReply> {
-    return this.containers.restart(ref, seconds(t), this.meta(r));
+    const [meta, timeout] = [this.meta(r), seconds(t)];
+    return this.router.routed(ref, 'RestartContainer', { timeout }, meta, () => this.containers.restart(ref, timeout, meta));
   }
 
   @Post(':ref/kill')
   @HttpCode(200)
   kill(@Req() r: Request, @Param('ref') ref: string, @Query('signal') signal?: string): Promise<ContainerReply> {
-    return this.containers.kill(ref, signal ?? 'SIGKILL', this.meta(r));
+    const meta = this.meta(r);
+    return this.router.routed(ref, 'KillContainer', { signal }, meta, () => this.containers.kill(ref, signal ?? 'SIGKILL', meta));
   }
 
   @Post(':ref/pause')
   @HttpCode(200)
   pause(@Req() r: Request, @Param('ref') ref: string): Promise<ContainerReply> {
-    return this.containers.pause(ref, this.meta(r));
+    const meta = this.meta(r);
+    return this.router.routed(ref, 'PauseContainer', {}, meta, () => this.containers.pause(ref, meta));
   }
 
   @Post(':ref/unpause')
   @HttpCode(200)
   unpause(@Req() r: Request, @Param('ref') ref: string): Promise<ContainerReply> {
-    return this.containers.unpause(ref, this.meta(r));
+    const meta = this.meta(r);
+    return this.router.routed(ref, 'UnpauseContainer', {}, meta, () => this.containers.unpause(ref, meta));
   }
 
   @Post(':ref/rename')
   @HttpCode(200)
   rename(@Req() r: Request, @Param('ref') ref: string, @Query('name') name?: string): Promise<ContainerReply> {
     if (!name) throw new ApiError(400, 'VALIDATION_FAILED', 'name is required: ?name=<new name>');
-    return this.containers.rename(ref, name, this.meta(r));
+    const meta = this.meta(r);
+    return this.router.routed(ref, 'RenameContainer', { name }, meta, () => this.containers.rename(ref, name, meta));
   }
 
   @Delete(':ref')
   @HttpCode(200)
   remove(@Req() r: Request, @Param('ref') ref: string, @Query('force') force?: string): Promise<ContainerReply> {
-    return this.containers.remove(ref, parseFlag(force, 'force'), this.meta(r));
+    const [meta, forced] = [this.meta(r), parseFlag(force, 'force')];
+    return this.router.routed(ref, 'RemoveContainer', { force: forced }, meta, () => this.containers.remove(ref, forced, meta));
   }
 
   @Post(':ref/wait')
@@ -153,7 +165,8 @@ export class ContainersController {
   @Post(':ref/commit')
   @HttpCode(201)
   commit(@Req() r: Request, @Param('ref') ref: string, @Body() body: unknown): Promise<CommitReply> {
-    return this.commits.commit(ref, commitBody.parse(body ?? {}), this.meta(r));
+    const [meta, input] = [this.meta(r), commitBody.parse(body ?? {})];
+    return this.router.routed(ref, 'CommitLayer', input, meta, () => this.commits.commit(ref, input, meta));
   }
 
   /** Every recorded change of the writable layer (of one path with ?path=): who, when, which content. */

@@ -28,6 +28,12 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly registryPulls = new Counter({
+    name: 'strata_registry_pulls_total',
+    help: 'Manifests served by /v2/ GET, by repository visibility (private pulls are also ImagePulled events)',
+    labelNames: ['visibility'] as const,
+    registers: [this.registry],
+  });
   readonly projectionLag = new Gauge({
     name: 'strata_projection_lag_events',
     help: 'Events between the log head and each projection',

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isDigest, type ContentStore } from '@strata/layers';
-import { parseChunkRange, parseRangeHeader, RegistryError, uploadRangeHeader, type UploadSession } from '@strata/registry';
+import { isRepositoryName, parseChunkRange, parseRangeHeader, RegistryError, uploadRangeHeader, type UploadSession } from '@strata/registry';
 import type { Request, Response } from 'express';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -38,8 +38,8 @@ export class RegistryBlobs {
     await this.access.requireRead(caller, name);
     const digest = requireDigest(digestParam);
     const info = await this.content.info(digest);
-    // Anonymous readers see only what the public repository holds (authenticated principals are admins today).
-    if (!info || (!caller.principal && !(await this.repositoryContent.holds(name, digest)))) {
+    // Node administrators read any blob of the node; everyone else only what this repository holds.
+    if (!info || (!this.access.isAdmin(caller) && !(await this.repositoryContent.holds(name, digest)))) {
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`, { digest });
     }
     response.setHeader('Docker-Content-Digest', digest);
@@ -66,20 +66,20 @@ export class RegistryBlobs {
 
   /** POST /v2/<name>/blobs/uploads/: a mount, a monolithic upload, or the start of a chunked one. */
   async startUpload(caller: RegistryCaller, name: string, request: Request, response: Response): Promise<void> {
-    this.access.requireWrite(caller);
+    await this.access.requirePush(caller, name);
     const mount = first(request.query.mount);
     const from = first(request.query.from);
-    if (mount !== undefined && isDigest(mount) && (await this.content.has(mount))) {
-      // The store is shared by every repository on the node: a mount is a check, not a copy. `from` is
-      // not checked further while every principal is an admin (grants will check pull on it).
-      void from;
+    if (mount !== undefined && isDigest(mount) && (await this.content.has(mount)) && (await this.mayMount(caller, mount, from))) {
+      // The store is shared by every repository on the node: a mount is a check and a link, not a copy.
       request.resume();
+      await this.repositoryContent.links.link(name, mount);
       this.created(response, name, mount);
       return;
     }
     const digest = first(request.query.digest);
     if (digest !== undefined) {
       await this.content.put(request, { expectedDigest: requireDigest(digest), maxSize: this.config.maxLayerBytes });
+      await this.repositoryContent.links.link(name, digest);
       this.created(response, name, digest);
       return;
     }
@@ -90,14 +90,14 @@ export class RegistryBlobs {
   }
 
   async patchUpload(caller: RegistryCaller, name: string, uuid: string, request: Request, response: Response): Promise<void> {
-    this.access.requireWrite(caller);
+    await this.access.requirePush(caller, name);
     const session = await this.append(name, uuid, request, response);
     this.inProgress(response.status(202), name, session);
   }
 
   /** PUT …/uploads/<uuid>?digest=: the last chunk (optional), then the whole blob is verified and stored. */
   async completeUpload(caller: RegistryCaller, name: string, uuid: string, request: Request, response: Response): Promise<void> {
-    this.access.requireWrite(caller);
+    await this.access.requirePush(caller, name);
     const digest = first(request.query.digest);
     if (digest === undefined || !isDigest(digest)) {
       request.resume();
@@ -109,18 +109,45 @@ export class RegistryBlobs {
     await this.uploads.sessions.finish(name, uuid, (session) =>
       this.content.put(createReadStream(session.dataPath), { expectedDigest: digest, maxSize: this.config.maxLayerBytes }),
     );
+    await this.repositoryContent.links.link(name, digest);
     this.created(response, name, digest);
   }
 
   async uploadStatus(caller: RegistryCaller, name: string, uuid: string, response: Response): Promise<void> {
-    this.access.requireWrite(caller);
+    await this.access.requirePush(caller, name);
     this.inProgress(response.status(204), name, await this.uploads.sessions.get(name, uuid));
   }
 
   async cancelUpload(caller: RegistryCaller, name: string, uuid: string, response: Response): Promise<void> {
-    this.access.requireWrite(caller);
+    await this.access.requirePush(caller, name);
     await this.uploads.sessions.remove(name, uuid);
     response.status(204).end();
+  }
+
+  /**
+   * DELETE /v2/<name>/blobs/<digest>: the blob leaves this repository (its link goes). The bytes stay
+   * in the node's shared store until `system prune` finds nothing uses them; a blob an image tagged
+   * here still uses is refused (delete the manifest first), as the distribution registry would have
+   * the manifest answer with a blob that is gone.
+   */
+  async remove(caller: RegistryCaller, name: string, digestParam: string, response: Response): Promise<void> {
+    await this.access.requireDelete(caller, name);
+    const digest = requireDigest(digestParam);
+    if (await this.repositoryContent.tagged(name, digest)) {
+      throw new RegistryError('DENIED', `blob ${digest} is used by an image tagged in ${name}: delete that manifest first`, { digest }, 409);
+    }
+    if (!(await this.repositoryContent.links.unlink(name, digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in ${name}`, { digest });
+    response.status(202).setHeader('Content-Length', '0');
+    response.setHeader('Docker-Content-Digest', digest);
+    response.end();
+  }
+
+  /** A mount needs pull on the source repository, and the blob must be in it (administrators: anywhere). */
+  private async mayMount(caller: RegistryCaller, digest: string, from: string | undefined): Promise<boolean> {
+    if (this.access.isAdmin(caller)) return true;
+    if (from === undefined || !isRepositoryName(from)) return false;
+    if (!(await this.access.allowed(caller, from)).has('pull')) return false;
+    return this.repositoryContent.holds(from, digest);
   }
 
   private async append(name: string, uuid: string, request: Request, response: Response): Promise<UploadSession> {

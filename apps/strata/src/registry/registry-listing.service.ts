@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { allows } from '@strata/domain';
 import { nextLink, pageOf, parsePageSize, RegistryError } from '@strata/registry';
 import type { Request, Response } from 'express';
 import { ReadModels } from '../projections/read-models.service.js';
@@ -25,11 +26,14 @@ export class RegistryListing {
     response.status(200).json({ name, tags: page.items });
   }
 
-  /** Anonymous callers see the public repositories only: the catalog must not reveal private names. */
+  /**
+   * The catalog lists the public repositories and those the caller's grants let it pull (a token's
+   * scope does not narrow it: the catalog is names only). Private names stay hidden from the rest.
+   */
   async catalog(caller: RegistryCaller, request: Request, response: Response): Promise<void> {
     await this.reads.catchUpToHead();
     const repositories = (await this.reads.engine.listRepositories())
-      .filter((r) => caller.principal !== null || r.visibility === 'public')
+      .filter((r) => r.visibility === 'public' || (caller.principal !== null && allows(caller.principal.grants, r.name, 'pull')))
       .map((r) => r.name);
     const n = parsePageSize(request.query.n);
     const page = pageOf(repositories, n, request.query.last);

@@ -12,7 +12,7 @@ import {
 import { isDigestReference, isTag, RegistryError } from '@strata/registry';
 import type { Request, Response } from 'express';
 import type { AuthenticatedRequest } from '../auth/auth.guard.js';
-import { commandMetaFrom } from '../commands/command-meta.js';
+import { commandMeta, commandMetaFrom } from '../commands/command-meta.js';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { imageRecord } from '../images/image-record.js';
@@ -20,6 +20,7 @@ import { inspectLayer } from '../images/inspect-layer.js';
 import { CONTENT_STORE } from '../images/layer-tokens.js';
 import { ReadModels } from '../projections/read-models.service.js';
 import { RegistryAccess, type RegistryCaller } from './registry-access.js';
+import { PullAudit } from './pull-audit.js';
 import { RepositoryContent } from './repository-content.js';
 
 /** Manifests are small JSON documents; the distribution registry caps them at 4 MiB too. */
@@ -41,20 +42,23 @@ export class RegistryManifests {
     private readonly reads: ReadModels,
     private readonly access: RegistryAccess,
     private readonly repositoryContent: RepositoryContent,
+    private readonly pulls: PullAudit,
   ) {}
 
   async get(caller: RegistryCaller, name: string, reference: string, request: Request, response: Response): Promise<void> {
     await this.access.requireRead(caller, name);
     await this.reads.catchUpToHead();
     const model = this.reads.engine;
-    if (!(await model.getRepository(name)) && !(caller.principal && isDigestReference(reference))) {
+    const admin = this.access.isAdmin(caller);
+    const repository = await model.getRepository(name);
+    if (!repository && !(admin && isDigestReference(reference))) {
       throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name });
     }
     let digest: string;
     if (isDigestReference(reference)) {
       digest = reference;
-      // A manifest pushed by digest alone belongs to no tag yet; only principals may read it then.
-      if (!caller.principal && !(await this.repositoryContent.holds(name, digest))) throw manifestUnknown(name, reference);
+      // By digest, a repository serves what it holds (tagged, or pushed into it); administrators anything.
+      if (!admin && !(await this.repositoryContent.holds(name, digest))) throw manifestUnknown(name, reference);
     } else if (isTag(reference)) {
       const tag = (await model.listTags(name)).find((t) => t.tag === reference);
       if (!tag) throw manifestUnknown(name, reference);
@@ -65,6 +69,15 @@ export class RegistryManifests {
     const image = await model.getImage(digest);
     if (!image) throw manifestUnknown(name, reference);
     const bytes = await this.content.readBytes(digest, MAX_MANIFEST_BYTES);
+    if (request.method === 'GET') {
+      // A pull is a GET of the manifest (HEAD only asks whether it is there).
+      if (repository?.visibility === 'private' && caller.principal) {
+        const meta = commandMeta(caller.principal.name, (header) => request.header(header), this.config.nodeId);
+        await this.pulls.recordPrivate(meta, name, digest, reference);
+      } else if (repository?.visibility === 'public') {
+        this.pulls.countPublic();
+      }
+    }
     response.status(200);
     response.setHeader('Content-Type', image.manifestMediaType);
     response.setHeader('Docker-Content-Digest', digest);
@@ -73,8 +86,40 @@ export class RegistryManifests {
     response.end(request.method === 'HEAD' ? undefined : bytes);
   }
 
+  /**
+   * DELETE by tag untags (push suffices, like moving a tag); by digest (needs delete, i.e. admin on
+   * the repository) untags every tag of this repository pointing at it, then deletes the image unless
+   * another repository still tags it or a container uses it. Each step is a command with the caller as
+   * actor: ImageUntagged…, ImageDeleted.
+   */
+  async remove(caller: RegistryCaller, name: string, reference: string, request: Request, response: Response): Promise<void> {
+    const byDigest = isDigestReference(reference);
+    if (!byDigest && !isTag(reference)) throw new RegistryError('TAG_INVALID', `${JSON.stringify(reference)} is neither a tag nor a digest`);
+    const principal = byDigest ? await this.access.requireDelete(caller, name) : await this.access.requirePush(caller, name);
+    await this.reads.catchUpToHead();
+    const model = this.reads.engine;
+    if (!(await model.getRepository(name))) throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name });
+    const meta = commandMeta(principal.name, (header) => request.header(header), this.config.nodeId);
+    const tags = (await model.listTags(name)).filter((t) => (byDigest ? t.digest === reference : t.tag === reference));
+    if (tags.length === 0 && !(byDigest && (await this.repositoryContent.links.has(name, reference)))) throw manifestUnknown(name, reference);
+    const replies: CommandReply[] = [];
+    for (const tag of tags) replies.push(await this.commands.run(meta, `delete-untag-${tag.tag}`, 'UntagImage', { name, tag: tag.tag }));
+    if (byDigest) {
+      await model.waitFor(lastPosition(replies), this.config.maxWaitMs);
+      await this.repositoryContent.links.unlink(name, reference);
+      const image = await model.getImage(reference);
+      if (image && image.tags.length === 0 && (await model.containersUsingImage(reference)).length === 0) {
+        const untagged = tags.map((t) => `${name}:${t.tag}`);
+        replies.push(await this.commands.run(meta, 'delete-image', 'RemoveImage', { image: reference, untagged }));
+      }
+    }
+    await model.waitFor(lastPosition(replies), this.config.maxWaitMs);
+    response.status(202).setHeader('Content-Length', '0');
+    response.end();
+  }
+
   async put(caller: RegistryCaller, name: string, reference: string, request: Request, response: Response): Promise<void> {
-    const principal = this.access.requireWrite(caller);
+    const principal = await this.access.requirePush(caller, name);
     const byDigest = isDigestReference(reference);
     if (!byDigest && !isTag(reference)) {
       request.resume();
@@ -86,11 +131,12 @@ export class RegistryManifests {
       throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${digest}, not ${reference}`, { expected: reference, actual: digest });
     }
     const manifest = parseAsImageManifest(bytes, request.headers['content-type']);
-    await this.requireBlobs(manifest);
+    await this.requireBlobs(manifest, name, caller);
 
     const lease = this.leases.acquire([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
     try {
       await this.content.putBytes(bytes, { expectedDigest: digest, lease });
+      await this.repositoryContent.links.link(name, digest);
       const image = await resolveImage(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes });
       for (const layer of image.layers) {
         await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
@@ -113,10 +159,13 @@ export class RegistryManifests {
   }
 
   /** Every blob the manifest names must be here already: MANIFEST_BLOB_UNKNOWN names the first missing. */
-  private async requireBlobs(manifest: ImageManifest): Promise<void> {
+  private async requireBlobs(manifest: ImageManifest, name: string, caller: RegistryCaller): Promise<void> {
+    const admin = this.access.isAdmin(caller);
     for (const descriptor of [manifest.config, ...manifest.layers]) {
       const info = await this.content.info(descriptor.digest);
-      if (!info) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${descriptor.digest} is not in this registry: push it first`, { digest: descriptor.digest });
+      // Only blobs this repository holds count (uploaded, mounted or tagged here): another repository's
+      // blob, known only by its digest, must not become readable by being named in a manifest.
+      if (!info || (!admin && !(await this.repositoryContent.holds(name, descriptor.digest)))) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${descriptor.digest} is not in this registry: push it first`, { digest: descriptor.digest });
       if (info.size !== descriptor.size) {
         throw new RegistryError('MANIFEST_INVALID', `blob ${descriptor.digest} is ${info.size} bytes, the manifest says ${descriptor.size}`, {
           digest: descriptor.digest,

@@ -2,14 +2,21 @@ import { All, Controller, Logger, Req, Res } from '@nestjs/common';
 import { bearerChallenge, parseRegistryPath, RegistryError, registryErrorBody, repositoryScope, type RegistryRoute } from '@strata/registry';
 import type { Request, Response } from 'express';
 import { Public } from '../auth/auth.guard.js';
-import { ANONYMOUS_TOKEN, RegistryAccess, type RegistryCaller } from './registry-access.js';
+import { REGISTRY_SERVICE, RegistryAccess, type RegistryCaller } from './registry-access.js';
 import { RegistryBlobs } from './registry-blobs.service.js';
 import { toRegistryError } from './registry-errors.js';
 import { RegistryListing } from './registry-listing.service.js';
 import { RegistryManifests } from './registry-manifests.service.js';
 
-const SERVICE = 'strata';
 const READS = new Set(['GET', 'HEAD']);
+
+/** The scope a 401 names: what this request needs (pull to read, pull+push to write, delete to delete). */
+function challengeScope(route: RegistryRoute | null, method: string): string | undefined {
+  if (!route || !('name' in route)) return undefined;
+  if (READS.has(method)) return repositoryScope(route.name, ['pull']);
+  const deletesImage = method === 'DELETE' && (route.kind === 'blob' || (route.kind === 'manifest' && route.reference.includes(':')));
+  return repositoryScope(route.name, deletesImage ? ['delete'] : ['pull', 'push']);
+}
 
 /**
  * The OCI distribution API under `/v2/`. One catch-all route with its own dispatch: repository names
@@ -36,8 +43,8 @@ export class RegistryController {
     try {
       if (!route) throw new RegistryError('UNSUPPORTED', `no registry route ${request.method} ${request.path}`, undefined, 404);
       if (!route.nameValid && 'name' in route) throw new RegistryError('NAME_INVALID', `invalid repository name ${JSON.stringify(route.name)}`);
-      if (route.kind === 'token') return this.token(request, response);
-      await this.dispatch(route, this.access.authenticate(request), request, response);
+      if (route.kind === 'token') return await this.token(request, response);
+      await this.dispatch(route, await this.access.authenticate(request), request, response);
     } catch (error) {
       this.fail(error, route, request, response);
     }
@@ -62,9 +69,11 @@ export class RegistryController {
       case 'manifest':
         if (is('GET', 'HEAD')) return this.manifests.get(caller, route.name, route.reference, request, response);
         if (is('PUT')) return this.manifests.put(caller, route.name, route.reference, request, response);
+        if (is('DELETE')) return this.manifests.remove(caller, route.name, route.reference, request, response);
         break;
       case 'blob':
         if (is('GET', 'HEAD')) return this.blobs.get(caller, route.name, route.digest, request, response);
+        if (is('DELETE')) return this.blobs.remove(caller, route.name, route.digest, response);
         break;
       case 'uploads':
         if (is('POST')) return this.blobs.startUpload(caller, route.name, request, response);
@@ -82,14 +91,16 @@ export class RegistryController {
   }
 
   /**
-   * GET /v2/token, the Docker token flow's realm: Basic credentials with an API token as the password
-   * get that token back as the bearer token; no credentials get the anonymous token (public pulls).
-   * Short-lived signed tokens with scopes are the principals slice's work.
+   * GET /v2/token, the Docker token flow's realm: Basic `<principal>:<API token>`, a Bearer API token or
+   * nothing (anonymous) in; a short-lived signed token out, carrying for each requested
+   * `scope=repository:<name>:<actions>` the actions the caller is allowed (anonymous: pull of public
+   * repositories). Asking for more than one is allowed is not an error: the token simply carries less.
    */
-  private token(request: Request, response: Response): void {
-    const { token } = this.access.basicPrincipal(request);
-    const issued = token ?? ANONYMOUS_TOKEN;
-    response.status(200).json({ token: issued, access_token: issued, expires_in: 300, issued_at: new Date().toISOString() });
+  private async token(request: Request, response: Response): Promise<void> {
+    if (request.method !== 'GET') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on /v2/token`, undefined, 405);
+    const issued = await this.access.issueToken(request);
+    response.setHeader('Cache-Control', 'no-store');
+    response.status(200).json({ token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt });
   }
 
   private fail(error: unknown, route: RegistryRoute | null, request: Request, response: Response): void {
@@ -102,8 +113,7 @@ export class RegistryController {
       return;
     }
     if (answer.status === 401) {
-      const scope = route && 'name' in route ? repositoryScope(route.name, READS.has(request.method) ? ['pull'] : ['pull', 'push']) : undefined;
-      response.setHeader('WWW-Authenticate', bearerChallenge(`${request.protocol}://${request.headers.host}/v2/token`, SERVICE, scope));
+      response.setHeader('WWW-Authenticate', bearerChallenge(`${request.protocol}://${request.headers.host}/v2/token`, REGISTRY_SERVICE, challengeScope(route, request.method)));
     }
     const body = JSON.stringify(registryErrorBody(answer));
     response.status(answer.status).type('application/json');

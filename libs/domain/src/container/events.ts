@@ -38,8 +38,9 @@ export interface ContainerCreatedData {
   snapshotter: 'overlay' | 'native';
 }
 
-export type ExitReason = 'completed' | 'stopped' | 'killed' | 'oom' | 'node-restart' | 'error';
-export const EXIT_REASONS: readonly ExitReason[] = ['completed', 'stopped', 'killed', 'oom', 'node-restart', 'error'];
+/** `node-lost`: the node that ran it stopped answering and was declared lost by another (issue 9). */
+export type ExitReason = 'completed' | 'stopped' | 'killed' | 'oom' | 'node-restart' | 'node-lost' | 'error';
+export const EXIT_REASONS: readonly ExitReason[] = ['completed', 'stopped', 'killed', 'oom', 'node-restart', 'node-lost', 'error'];
 
 /** One changed path of the writable layer. Contents live in the content store; only digests are here. */
 export interface FileChange {

@@ -85,6 +85,22 @@ describe('nats-server cluster harness', () => {
   });
 });
 
+describe('JetStreamEventStore: several nodes opening one new replicated log at once', () => {
+  it('all open (one creates the streams, the others wait for their leaders) and append to it', async () => {
+    const c = await nats();
+    const at = { url: c.urls, stream: 'STRATA_R3_RACE', subjectRoot: 'r3race', replicas: 3 };
+    const stores = await Promise.all([1, 2, 3].map(() => JetStreamEventStore.open(at)));
+    try {
+      const results = await Promise.all(stores.map((store, i) => store.append(`s-${i}`, 'no-stream', [anEvent()], command(`race-${i}`))));
+      expect(results.map((r) => r.duplicate)).toEqual([false, false, false]);
+      expect(await stores[0]!.head()).toBe(Math.max(...results.map((r) => r.position)));
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await deleteStreams(c.urls, at.stream);
+    }
+  }, 60_000);
+});
+
 describe('JetStreamEventStore on a three-server cluster, one server killed under load', () => {
   it('loses no acknowledged append, duplicates none, and keeps taking writes', async () => {
     const c = await nats();

@@ -201,8 +201,12 @@ export class JetStreamEventStore implements EventStore {
     try {
       const jsm = await jetstreamManager(nc);
       const store = new JetStreamEventStore(nc, jsm, options);
-      await store.ensureStreams(options.replicas ?? 1, options.duplicateWindowMs ?? 120_000);
-      await store.repairIndex();
+      // A cluster still electing the leaders of streams another node just made answers with timeouts:
+      // those are retried (bounded); anything else fails the open.
+      await retryTimeouts(async () => {
+        await store.ensureStreams(options.replicas ?? 1, options.duplicateWindowMs ?? 120_000);
+        await store.repairIndex();
+      });
       return store;
     } catch (error) {
       await nc.close();
@@ -223,6 +227,24 @@ export class JetStreamEventStore implements EventStore {
     };
     await this.ensureStream({ ...common, name: this.stream, subjects: [`${this.eventsRoot}.>`], duplicate_window: nanos(duplicateWindowMs) });
     await this.ensureStream({ ...common, name: this.indexStream, subjects: [`${this.indexRoot}.>`], max_msgs_per_subject: 1 });
+    await this.waitForLeaders(replicas);
+  }
+
+  /**
+   * Several nodes starting at once on a cluster: one creates the replicated streams, and until their
+   * leaders are elected every read of the others times out. Wait (bounded) until both have a leader.
+   */
+  private async waitForLeaders(replicas: number, timeoutMs = 30_000): Promise<void> {
+    if (replicas <= 1) return;
+    const deadline = Date.now() + timeoutMs;
+    for (const name of [this.stream, this.indexStream]) {
+      for (;;) {
+        const info = await this.jsm.streams.info(name).catch(() => null);
+        if (info?.cluster?.leader) break;
+        if (Date.now() > deadline) throw new StoreUnavailableError(`stream ${name} has no leader after ${timeoutMs / 1000} s: are the nats-servers clustered, with enough of them up for ${replicas} replicas?`);
+        await sleep(200);
+      }
+    }
   }
 
   private async ensureStream(config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
@@ -230,7 +252,12 @@ export class JetStreamEventStore implements EventStore {
       await this.jsm.streams.info(config.name);
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== 10059) throw error;
-      await this.jsm.streams.add(config);
+      try {
+        await this.jsm.streams.add(config);
+      } catch (addError) {
+        // Another node created it between our look and our add: theirs is the same stream.
+        if (!(addError instanceof JetStreamApiError) || addError.code !== 10058) throw addError;
+      }
     }
   }
 
@@ -566,8 +593,12 @@ export class JetStreamEventStore implements EventStore {
     return `${this.indexRoot}.c.${encodeToken(commandId)}`;
   }
 
+  /**
+   * The stream's last message, asked of the stream's leader (not a direct get, which any replica may
+   * answer from behind the leader): the version an append is checked against must be the latest.
+   */
   private async tipOf(subject: string): Promise<StreamTip> {
-    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject });
+    const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
     return m ? { seq: m.seq, version: Number(m.header.get(HEADER.lastVersion)) } : { seq: 0, version: 0 };
   }
 
@@ -609,6 +640,18 @@ export class JetStreamEventStore implements EventStore {
       };
       return upcast ? this.upcasters.upcast(envelope) : envelope;
     });
+  }
+}
+
+async function retryTimeouts<T>(work: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof TimeoutError) || Date.now() > deadline) throw error;
+      await sleep(Math.min(1000, 100 * attempt));
+    }
   }
 }
 

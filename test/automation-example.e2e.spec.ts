@@ -1,13 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerReply, ImageView } from '@strata/api';
-import { makeBusyboxRootfs } from '../libs/layers/src/testing/busybox-rootfs.js';
 import { startNatsServer, type NatsServerHandle } from '../libs/eventstore/src/testing/nats-server.js';
 import { ADMIN_TOKEN, startTestNode, type TestNode } from './support/test-node.js';
-import { tarOf } from './support/trees.js';
+import { importBusybox } from './support/busybox.js';
 
 const SCRIPT = join(import.meta.dirname, '../examples/commit-on-failure/commit-on-failure.mjs');
 
@@ -57,7 +54,6 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 describe('the commit-on-failure automation example', () => {
   let server: NatsServerHandle;
   let t: TestNode;
-  let work: string;
 
   const run = async (name: string, script: string): Promise<string> => {
     const created = await t.json<ContainerReply>('POST', '/containers', { image: 'busybox', name, cmd: ['sh', '-c', script] });
@@ -73,21 +69,11 @@ describe('the commit-on-failure automation example', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     t = await startTestNode({ env: { STRATA_NATS_URL: server.url } });
-    work = mkdtempSync(join(tmpdir(), 'strata-automation-'));
-    const rootfs = join(work, 'rootfs');
-    mkdirSync(rootfs);
-    await makeBusyboxRootfs(rootfs);
-    const r = await fetch(`${t.url}/images/import?tag=busybox:latest&source=busybox.tar`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-tar' },
-      body: tarOf(rootfs),
-    });
-    expect(r.status).toBe(201);
+    await importBusybox(t.url);
   });
   afterAll(async () => {
     await t?.stop();
     await server?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('commits a failed container once, ignores a successful one, and resumes after a restart without acting twice', async () => {

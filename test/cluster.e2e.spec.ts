@@ -1,14 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView, ListReply, NodeView } from '@strata/api';
-import { makeBusyboxRootfs } from '../libs/layers/src/testing/busybox-rootfs.js';
 import { startNatsServer, type NatsServerHandle } from '../libs/eventstore/src/testing/nats-server.js';
 import { startChildNode, unmountUnder, type ChildNode } from './support/child-node.js';
-import { ADMIN_TOKEN, startTestNode, type TestNode } from './support/test-node.js';
-import { tarOf } from './support/trees.js';
+import { startTestNode, type TestNode } from './support/test-node.js';
+import { importBusybox } from './support/busybox.js';
 
 type Json = <T = any>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>;
 interface Member {
@@ -63,14 +62,6 @@ describe('a cluster of three nodes on one JetStream log', () => {
   let cDir: string;
   let members: Member[];
 
-  const importBusybox = async (url: string, tar: Buffer) => {
-    const r = await fetch(`${url}/images/import?tag=busybox:latest&source=busybox.tar`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-tar' },
-      body: tar,
-    });
-    expect(r.status, await r.clone().text()).toBe(201);
-  };
   const nodes = async (m: Member) => (await m.json<ListReply<NodeView>>('GET', '/nodes')).body.items;
   const head = async (m: Member) => (await m.json('GET', '/healthz')).body.head as number;
   /** Every node's read models at the same position with the same checksum (bounded wait: nodes keep beating, not appending). */
@@ -84,10 +75,6 @@ describe('a cluster of three nodes on one JetStream log', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     work = mkdtempSync(join(tmpdir(), 'strata-cluster-'));
-    const rootfs = join(work, 'rootfs');
-    mkdirSync(rootfs);
-    await makeBusyboxRootfs(rootfs);
-    const tar = tarOf(rootfs);
     a = await startTestNode({ nodeId: 'node-a', env: CLUSTER_ENV(nats.url) });
     b = await startTestNode({ nodeId: 'node-b', env: CLUSTER_ENV(nats.url) });
     cDir = join(work, 'node-c');
@@ -98,7 +85,7 @@ describe('a cluster of three nodes on one JetStream log', () => {
       { id: 'node-c', url: c.url, json: c.json },
     ];
     // Only node-a has the image's blobs: the others fetch them through the cluster's object store.
-    await importBusybox(a.url, tar);
+    await importBusybox(a.url);
   }, 120_000);
 
   afterAll(async () => {

@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SectionRow } from '../lib/section.ts';
 import { figure, type Figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { ensureBuilt, startNode, type StrataNode } from './layers-node.ts';
@@ -25,17 +26,8 @@ import type { LoadResult, LoadSpec } from './load-child.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-export interface HttpRow {
-  workload: 'http';
-  name: string;
-  limit?: boolean;
-  reference?: string;
-  figure: Figure;
-  ratio?: number;
-  target?: string;
-  note?: string;
-  error?: string;
-}
+/** A row of this workload: a RESULTS.md section row, tagged with the workload. */
+export type HttpRow = SectionRow & { workload: 'http' };
 
 export interface HttpInfo {
   rate: number;

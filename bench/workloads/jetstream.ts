@@ -17,19 +17,11 @@ import { domainUpcasters } from '../../libs/domain/src/index.ts';
 import { JetStreamEventStore } from '../../libs/eventstore/src/jetstream/jetstream-event-store.ts';
 import { startNatsServer, type NatsServerHandle } from '../../libs/eventstore/src/testing/nats-server.ts';
 import { interleave, proposed, repositoryStreams, type BenchEvent } from '../lib/events.ts';
+import type { SectionRow } from '../lib/section.ts';
 import { figure, type Figure } from '../lib/stats.ts';
 
-export interface JetStreamRow {
-  workload: 'jetstream';
-  name: string;
-  limit?: boolean;
-  reference?: string;
-  figure: Figure;
-  ratio?: number;
-  target?: string;
-  note?: string;
-  error?: string;
-}
+/** A row of this workload: a RESULTS.md section row, tagged with the workload. */
+export type JetStreamRow = SectionRow & { workload: 'jetstream' };
 
 export interface JetStreamInfo {
   natsServer?: string;

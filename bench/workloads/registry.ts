@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, rmSync, writeFileSync, statSync, renameSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { SectionRow } from '../lib/section.ts';
 import { figure, type Figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { load } from './http.ts';
@@ -19,17 +20,8 @@ import { ensureBuilt, freePort, startNode, type StrataNode } from './layers-node
 
 const MiB = 2 ** 20;
 
-export interface RegistryRow {
-  workload: 'registry';
-  name: string;
-  limit?: boolean;
-  reference?: string;
-  figure: Figure;
-  ratio?: number;
-  target?: string;
-  note?: string;
-  error?: string;
-}
+/** A row of this workload: a RESULTS.md section row, tagged with the workload. */
+export type RegistryRow = SectionRow & { workload: 'registry' };
 
 export interface RegistryInfo {
   imageBytes: number;

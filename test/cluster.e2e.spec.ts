@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView, ListReply, NodeView } from '@strata/api';
-import { startNatsServer, type NatsServerHandle } from '../libs/eventstore/src/testing/nats-server.js';
+import { startNatsCluster, type NatsClusterHandle } from '../libs/eventstore/src/testing/nats-cluster.js';
 import { startChildNode, unmountUnder, type ChildNode } from './support/child-node.js';
 import { startTestNode, type TestNode } from './support/test-node.js';
 import { importBusybox } from './support/busybox.js';
@@ -16,7 +16,7 @@ interface Member {
   json: Json;
 }
 
-const CLUSTER_ENV = (url: string) => ({ STRATA_NATS_URL: url, STRATA_HEARTBEAT_MS: '200', STRATA_NODE_TTL_MS: '1500', STRATA_CAPACITY: '1000' });
+const CLUSTER_ENV = (url: string) => ({ STRATA_NATS_URL: url, STRATA_NATS_REPLICAS: '3', STRATA_HEARTBEAT_MS: '200', STRATA_NODE_TTL_MS: '1500', STRATA_CAPACITY: '1000' });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -48,13 +48,13 @@ function cleanUpAfterCrash(dataDir: string): void {
 }
 
 /**
- * Three Strata nodes on one JetStream log (a real nats-server; two nodes in this process and one as
- * its own process, so it can be killed): membership, placement by the scheduler and by --node, routing
+ * Three Strata nodes on one JetStream log (three nats-servers clustered with routes, the log with
+ * replicas 3; two nodes in this process and one as its own process, so it can be killed): membership, placement by the scheduler and by --node, routing
  * of container commands to their owner, drain, and the loss of a node (declared once, its containers
  * exited with node-lost, the restartable one running again elsewhere), then its return.
  */
 describe('a cluster of three nodes on one JetStream log', () => {
-  let nats: NatsServerHandle;
+  let nats: NatsClusterHandle;
   let a: TestNode;
   let b: TestNode;
   let c: ChildNode;
@@ -73,12 +73,12 @@ describe('a cluster of three nodes on one JetStream log', () => {
     });
 
   beforeAll(async () => {
-    nats = await startNatsServer();
+    nats = await startNatsCluster({ size: 3 });
     work = mkdtempSync(join(tmpdir(), 'strata-cluster-'));
-    a = await startTestNode({ nodeId: 'node-a', env: CLUSTER_ENV(nats.url) });
-    b = await startTestNode({ nodeId: 'node-b', env: CLUSTER_ENV(nats.url) });
+    a = await startTestNode({ nodeId: 'node-a', env: CLUSTER_ENV(nats.urls) });
+    b = await startTestNode({ nodeId: 'node-b', env: CLUSTER_ENV(nats.urls) });
     cDir = join(work, 'node-c');
-    c = await startChildNode(cDir, { ...CLUSTER_ENV(nats.url), STRATA_NODE_ID: 'node-c' });
+    c = await startChildNode(cDir, { ...CLUSTER_ENV(nats.urls), STRATA_NODE_ID: 'node-c' });
     members = [
       { id: 'node-a', url: a.url, json: a.json },
       { id: 'node-b', url: b.url, json: b.json },
@@ -199,9 +199,21 @@ describe('a cluster of three nodes on one JetStream log', () => {
     await a.json('DELETE', '/containers/survivor?force=true');
 
     // Back again: it rejoins, catches up, and reaches the others' checksum.
-    c = await startChildNode(cDir, { ...CLUSTER_ENV(nats.url), STRATA_NODE_ID: 'node-c' });
+    c = await startChildNode(cDir, { ...CLUSTER_ENV(nats.urls), STRATA_NODE_ID: 'node-c' });
     members[2] = { id: 'node-c', url: c.url, json: c.json };
     await until('node-c ready again', async () => ((await nodes(members[0]!)).find((n) => n.nodeId === 'node-c')?.status === 'ready' ? true : undefined));
     await converged();
+  }, 120_000);
+
+  it('takes a node added later with an empty data directory: it replays the log and reaches the same checksum', async () => {
+    const d = await startTestNode({ nodeId: 'node-d', env: CLUSTER_ENV(nats.urls) });
+    try {
+      members.push({ id: 'node-d', url: d.url, json: d.json });
+      await converged();
+      expect((await nodes(members[3]!)).map((n) => n.nodeId)).toEqual(['node-a', 'node-b', 'node-c', 'node-d']);
+    } finally {
+      members.pop();
+      await d.stop();
+    }
   }, 120_000);
 });

@@ -17,8 +17,8 @@ export const RESCHEDULED_FROM = 'strata.rescheduled-from';
  * recorded as exited (`node-lost`; exit code 137, as after SIGKILL), and those whose restart policy would
  * restart them are rescheduled: the old record is removed (its writable layer is gone with the node),
  * and a new container with the same name, image and config is placed on a ready node and started.
- * Every step has a command id derived from the loss, so a declarer that dies half-way is repeated
- * safely by whoever picks it up.
+ * Every step has a command id derived from the loss, so a retried step is not recorded twice. Not yet
+ * handled: a declarer that dies half-way leaves the rest of that failover undone (nobody takes it over).
  */
 @Injectable()
 export class Failover implements OnModuleInit {

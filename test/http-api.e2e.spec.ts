@@ -183,6 +183,8 @@ describe('HTTP API', () => {
     const doc = await t.json('GET', '/openapi.json');
     expect(doc.body.openapi).toBe('3.1.0');
     expect(Object.keys(doc.body.paths)).toContain('/repositories/{name}/tags/{tag}');
+    for (const path of ['/images/{ref}', '/containers/{ref}/commit', '/nodes', '/builds']) expect(Object.keys(doc.body.paths)).toContain(path);
+    expect(Object.keys(doc.body.paths['/containers/{ref}'])).toEqual(['get', 'delete']);
     const metrics = await (await t.call('GET', '/metrics')).text();
     expect(metrics).toMatch(/strata_commands_total\{command="CreateRepository",outcome="ok"\} \d+/);
     const status = await t.json('GET', '/status');

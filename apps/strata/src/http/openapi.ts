@@ -32,6 +32,16 @@ const command = (summary: string, input?: object, status = '200') => ({
   ...(input ? { requestBody: { required: true, ...json(input) } } : {}),
   responses: { [status]: { description: 'Command reply', ...json(ref('CommandReply')) }, ...errors },
 });
+/** `{'GET /path': summary}` → OpenAPI paths with a generic answer: the routes documented in brief. */
+const brief = (routes: Record<string, string>) => {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const [route, summary] of Object.entries(routes)) {
+    const [method, path] = route.split(' ') as [string, string];
+    paths[path] ??= {};
+    paths[path][method.toLowerCase()] = { summary, responses: { 200: { description: 'OK (JSON, or the stream the summary names)' }, ...errors } };
+  }
+  return paths;
+};
 const query = (summary: string, schema: object, extra: object[] = []) => ({
   summary,
   parameters: [...readParams, ...extra],
@@ -93,6 +103,33 @@ export function openApiDocument() {
       '/admin/projections': { get: query('Projection positions and lag', { type: 'object' }) },
       '/admin/checksum': { get: query('Checksum of the read models', { type: 'object' }) },
       '/admin/replay': { post: { summary: 'Rebuild all read models; NDJSON progress then the checksums', responses: { 200: { description: 'application/x-ndjson' } } } },
+      // The rest, in brief (the README's API table has the details; reply types are in libs/api).
+      ...brief({
+        'GET /images': 'Images (docker images)',
+        'POST /images/import': 'Import a layer tar as an image (body: the tar, streamed; ?tag=&source=&message=)',
+        'POST /images/load': 'Load an OCI layout or docker save tarball (body streamed; ?tag=)',
+        'GET /images/save': 'An OCI image layout tar of ?ref=…',
+        'POST /images/pull': 'Pull from another registry (NDJSON progress; credentials in X-Registry-Auth)',
+        'POST /images/push': 'Push to another registry (NDJSON progress; credentials in X-Registry-Auth)',
+        'GET /images/{ref}': 'Inspect an image',
+        'DELETE /images/{ref}': 'Remove an image (?force=true untags first)',
+        'GET /images/{ref}/history': 'One row per layer-making step',
+        'GET /images/{ref}/files': 'The union view of the layers (?path=&recursive=)',
+        'GET /images/{ref}/content': 'A file of the union view (?path=)',
+        'POST /containers': 'Create a container (body: image, name, cmd, env…, node in a cluster)',
+        'GET /containers': 'Containers (?all=true)',
+        'GET /containers/{ref}': 'Inspect a container',
+        'DELETE /containers/{ref}': 'Remove a container (?force=true)',
+        'POST /containers/{ref}/start': 'Start', 'POST /containers/{ref}/stop': 'Stop (?t=seconds)', 'POST /containers/{ref}/kill': 'Kill (?signal=)',
+        'POST /containers/{ref}/commit': 'Commit the writable layer into an image',
+        'GET /containers/{ref}/logs': 'Logs as NDJSON (?follow=&since=&tail=)',
+        'POST /builds': 'Build from a Dockerfile (body: the context tar; NDJSON progress)',
+        'GET /builds/{id}': 'A build and its steps',
+        'GET /nodes': 'Cluster members: state, containers, last heartbeat',
+        'POST /nodes/{id}/drain': 'Place nothing new on a node',
+        'GET /tokens': 'Principals and their grants (administrators)',
+        'POST /tokens': 'Create a principal; its token is in the reply, once',
+      }),
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -42,6 +42,8 @@ describe('strata node', () => {
     expect(lines[3]).toMatch(/^node-c\s+lost\s.*\s-\s+overlay$/);
     const json = await strata(['node', 'ls', '--json'], handler);
     expect(JSON.parse(json.out)).toEqual(listed);
+    const alone = await strata(['node', 'ls'], routes({ 'GET /nodes': (_q, res) => sendJson(res, 200, { items: [], position: 3 }) }));
+    expect(alone.out).toMatch(/^no nodes: this node runs alone, without NATS/);
   });
 
   it('drain: POSTs to the node and says what changed; a refusal is a message and exit code 1', async () => {

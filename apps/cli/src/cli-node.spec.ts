@@ -40,8 +40,12 @@ describe('strata node', () => {
     expect(lines[1]).toMatch(/^node-a\s+ready\s+http:\/\/10\.0\.0\.6:7070\s+3\s+1\s+100\s+\S.*overlay$/);
     expect(lines[2]).toMatch(/^node-b\s+draining\s/);
     expect(lines[3]).toMatch(/^node-c\s+lost\s.*\s-\s+overlay$/);
+    expect(lines[1]).toMatch(/\s2 seconds ago\s/);
     const json = await strata(['node', 'ls', '--json'], handler);
     expect(JSON.parse(json.out)).toEqual(listed);
+  });
+
+  it('ls on a node without NATS says there is no cluster', async () => {
     const alone = await strata(['node', 'ls'], routes({ 'GET /nodes': (_q, res) => sendJson(res, 200, { items: [], position: 3 }) }));
     expect(alone.out).toMatch(/^no nodes: this node runs alone, without NATS/);
   });

@@ -17,7 +17,7 @@ export function registerNode(program: Command, contextOf: ContextOf): void {
       const reply = await ctx.client.get<ListReply<NodeView>>('/nodes');
       if (ctx.json) return ctx.printJson(reply);
       if (reply.items.length === 0) return ctx.print('no nodes: this node runs alone, without NATS (start it with --nats / STRATA_NATS_URL to form a cluster)');
-      const now = new Date();
+      const now = ctx.io.now();
       ctx.print(
         formatTable(
           ['NODE', 'STATUS', 'ADDRESS', 'CONTAINERS', 'RUNNING', 'CAPACITY', 'HEARTBEAT', 'SNAPSHOTTER'],

@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SectionRow } from '../lib/section.ts';
-import { figure, type Figure } from '../lib/stats.ts';
+import { figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { ensureBuilt, startNode, type StrataNode } from './layers-node.ts';
 import type { LoadResult, LoadSpec } from './load-child.ts';

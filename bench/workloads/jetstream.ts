@@ -18,7 +18,7 @@ import { JetStreamEventStore } from '../../libs/eventstore/src/jetstream/jetstre
 import { startNatsServer, type NatsServerHandle } from '../../libs/eventstore/src/testing/nats-server.ts';
 import { interleave, proposed, repositoryStreams, type BenchEvent } from '../lib/events.ts';
 import type { SectionRow } from '../lib/section.ts';
-import { figure, type Figure } from '../lib/stats.ts';
+import { figure } from '../lib/stats.ts';
 
 /** A row of this workload: a RESULTS.md section row, tagged with the workload. */
 export type JetStreamRow = SectionRow & { workload: 'jetstream' };

@@ -13,7 +13,7 @@ import { mkdirSync, openSync, closeSync, writeSync, readFileSync, rmSync, writeF
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { SectionRow } from '../lib/section.ts';
-import { figure, type Figure } from '../lib/stats.ts';
+import { figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { load } from './http.ts';
 import { ensureBuilt, freePort, startNode, type StrataNode } from './layers-node.ts';

@@ -96,6 +96,10 @@ export const HEADER = {
 const WRONG_LAST_SEQUENCE = 10071;
 const ANY_RETRIES = 50;
 const READ_WINDOW = 64;
+/** readAll pages wanting more messages than this read them through an ordered consumer, not direct gets. */
+const CONSUMER_READ_MIN = 32;
+/** Stream tips remembered from this process's own appends (oldest forgotten first). */
+const TIP_CACHE_SIZE = 10_000;
 
 /**
  * The event log on NATS JetStream. One message per append on `<root>.events.<category>.<id>`, its
@@ -124,6 +128,14 @@ export class JetStreamEventStore implements EventStore {
   private connected = true;
   private lastProblem = '';
   private readonly reconnectListeners = new Set<() => void>();
+  /**
+   * Per stream subject: its tip as this process's last append to it left it. Only a hint — the publish
+   * still carries Nats-Expected-Last-Subject-Sequence, and a refusal (another writer moved the stream)
+   * drops the entry and reads the tip from the leader (docs/DECISIONS.md, "JetStream appends").
+   */
+  private readonly tips = new Map<string, StreamTip>();
+  /** Command index entries sent but not yet acknowledged: commandId → the message (its seq and body). */
+  private readonly pendingIndex = new Map<string, { seq: number; body: string }>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -191,6 +203,9 @@ export class JetStreamEventStore implements EventStore {
         // Once connected, never give up: the node keeps serving reads and resumes writes by itself.
         maxReconnectAttempts: -1,
         reconnectTimeWait: options.reconnectWaitMs ?? 500,
+        // Without it every request builds two Error objects up front (for their async stack traces):
+        // ~17% of the client's CPU in an append profile (bench/NOTES.md). Errors keep their classes.
+        noAsyncTraces: true,
       });
     } catch (error) {
       throw new StoreUnavailableError(
@@ -308,18 +323,29 @@ export class JetStreamEventStore implements EventStore {
     commandId: string,
     turn: { wait: Promise<void>; release(): void },
   ): Promise<AppendResult> {
-    // Idempotency first: a retry answers with the first result even if the stream has moved on.
-    const known = await this.commandResult(commandId);
-    if (known) return known;
     const subject = this.subjectOf(streamId);
+    // Idempotency first (a retry answers with the first result even if the stream has moved on); the
+    // tip is read at the same time (or taken from this process's last append to the stream).
+    const cached = this.tips.get(subject);
+    const [known, read] = await Promise.all([this.commandResult(commandId), cached ? undefined : this.tipOf(subject)]);
+    if (known) return known;
+    let tip = (cached ?? read)!;
+    let fromCache = cached !== undefined;
     for (let attempt = 0; ; attempt++) {
-      const tip = await this.tipOf(subject);
       if (!versionMatches(expected, tip.version)) {
+        if (fromCache) {
+          // Another process may have appended since: only the leader's tip can refuse.
+          this.tips.delete(subject);
+          tip = await this.tipOf(subject);
+          fromCache = false;
+          continue;
+        }
         const again = await this.commandResult(commandId);
         if (again) return again;
         throw new ConcurrencyError(streamId, expected, tip.version);
       }
       const body: AppendBody = { streamId, commandId, firstVersion: tip.version + 1, events };
+      const json = JSON.stringify(body);
       const h = natsHeaders();
       h.set(HEADER.streamId, encodeURIComponent(streamId));
       h.set(HEADER.commandId, encodeURIComponent(commandId));
@@ -331,7 +357,7 @@ export class JetStreamEventStore implements EventStore {
       await turn.wait;
       // js.publish writes the message synchronously (before its first await): releasing the turn right
       // after keeps messages on this connection, and so sequences, in the order appends were made.
-      const acked = this.js.publish(subject, JSON.stringify(body), {
+      const acked = this.js.publish(subject, json, {
         headers: h,
         msgID: commandId,
         expect: { lastSubjectSequence: tip.seq },
@@ -341,22 +367,63 @@ export class JetStreamEventStore implements EventStore {
       try {
         ack = await acked;
       } catch (error) {
+        // Whatever happened (refused, or no answer: it may be stored), the remembered tip is no longer known good.
+        this.tips.delete(subject);
         if (!isWrongLastSequence(error)) throw error;
-        if (expected === 'any' && attempt < ANY_RETRIES) continue;
+        if (fromCache || (expected === 'any' && attempt < ANY_RETRIES)) {
+          tip = await this.tipOf(subject);
+          fromCache = false;
+          continue;
+        }
         const again = await this.commandResult(commandId);
         if (again) return again;
         throw new ConcurrencyError(streamId, expected, (await this.tipOf(subject)).version);
       }
-      await this.indexCommand(commandId, ack.seq);
       if (ack.duplicate) {
         // Inside the dedup window, the command was already appended (by another process, or by a
         // crashed one that never indexed it): answer with what it appended.
+        this.tips.delete(subject);
+        await this.indexCommand(commandId, ack.seq);
         const first = await this.messageAt(ack.seq);
         if (!first) throw new Error(`message ${ack.seq} of command ${commandId} is gone`);
         return this.resultOf(this.envelopesOf(first), true);
       }
-      return this.resultOf(this.envelopes(body, ack.seq), false);
+      this.rememberTip(subject, { seq: ack.seq, version: tip.version + events.length });
+      this.indexInBackground(commandId, ack.seq, json);
+      return this.resultOf(this.envelopes(JSON.parse(json) as AppendBody, ack.seq), false);
     }
+  }
+
+  private rememberTip(subject: string, tip: StreamTip): void {
+    this.tips.delete(subject);
+    this.tips.set(subject, tip);
+    if (this.tips.size > TIP_CACHE_SIZE) this.tips.delete(this.tips.keys().next().value!);
+  }
+
+  /**
+   * The command index entry of an acknowledged append, sent now and not awaited by the append
+   * (docs/DECISIONS.md, "JetStream appends"): until it is acknowledged this process answers lookups of
+   * the command from memory; a failed write is retried until it lands or the store closes (then, as
+   * after a crash, repairIndex on the next open or reconnect indexes the message).
+   */
+  private indexInBackground(commandId: string, seq: number, body: string): void {
+    const entry = { seq, body };
+    this.pendingIndex.set(commandId, entry);
+    const write = (async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.indexCommand(commandId, seq);
+          return;
+        } catch {
+          if (this.closing && attempt >= 2) return;
+          await sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)));
+        }
+      }
+    })().finally(() => {
+      if (this.pendingIndex.get(commandId) === entry) this.pendingIndex.delete(commandId);
+      this.inflight.delete(write);
+    });
+    this.inflight.add(write);
   }
 
   private resultOf(events: EventEnvelope[], duplicate: boolean): AppendResult {
@@ -428,16 +495,64 @@ export class JetStreamEventStore implements EventStore {
     const after = options.after ?? 0;
     const until = options.until ?? Number.MAX_SAFE_INTEGER;
     const lastSeq = Math.min(await this.lastSeq(), seqOf(until));
+    const from = Math.max(1, seqOf(after));
     const out: EventEnvelope[] = [];
-    for (let seq = Math.max(1, seqOf(after)); seq <= lastSeq && out.length < limit; ) {
-      // Each message holds at least one event: never fetch more messages than events still wanted.
-      const to = Math.min(lastSeq, seq + Math.min(READ_WINDOW, limit - out.length) - 1);
-      for (const m of await this.messagesAt(range(seq, to))) {
-        out.push(...this.envelopesOf(m).filter((e) => e.position > after && e.position <= until));
+    const take = (body: AppendBody, seq: number) => {
+      for (const e of this.envelopes(body, seq)) if (e.position > after && e.position <= until) out.push(e);
+    };
+    // Each message holds at least one event: never fetch more messages than events still wanted (plus
+    // the message holding `after`, which may give none).
+    let next = from;
+    if (Math.min(lastSeq - from + 1, limit + 1) > CONSUMER_READ_MIN) {
+      try {
+        // A fetch that ended early (its pull request expired) goes on from the next sequence.
+        while (next <= lastSeq && out.length < limit) {
+          const start = next;
+          const seen = await this.scan(start, lastSeq, limit + 1 - out.length, (body, seq) => {
+            take(body, seq);
+            next = seq + 1; // also what the direct gets below go on from, should the consumer fail mid-page
+            return out.length < limit;
+          });
+          if (seen.done || seen.last < start) return out.slice(0, limit);
+        }
+        return out.slice(0, limit);
+      } catch (error) {
+        // No consumer now (on a cluster, making one needs the meta leader, which may be being elected):
+        // the rest of the page by direct gets, which any replica answers.
+        if (asUnavailable(error) === error) throw error;
       }
+    }
+    for (let seq = next; seq <= lastSeq && out.length < limit; ) {
+      const to = Math.min(lastSeq, seq + Math.min(READ_WINDOW, limit - out.length) - 1);
+      for (const m of await this.messagesAt(range(seq, to))) take(m.json<AppendBody>(), m.seq);
       seq = to + 1;
     }
     return out.slice(0, limit);
+  }
+
+  /**
+   * Messages `from`..`to` (at most `max`), in order, through one ordered consumer: one request to make
+   * it and one pull, the messages streamed back (instead of a direct get each). `visit` returns false to stop.
+   */
+  private async scan(from: number, to: number, max: number, visit: (body: AppendBody, seq: number) => boolean): Promise<{ last: number; done: boolean }> {
+    const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+    let last = from - 1;
+    try {
+      const messages = await consumer.fetch({ max_messages: Math.min(max, to - from + 1), expires: 30_000 });
+      try {
+        for await (const m of messages) {
+          if (m.seq > to) return { last, done: true };
+          last = m.seq;
+          // pending: messages of the stream after this one when it was sent (0: the last one, even with gaps).
+          if (!visit(m.json<AppendBody>(), m.seq) || m.seq >= to || m.info.pending === 0) return { last, done: true };
+        }
+        return { last, done: false };
+      } finally {
+        await messages.close();
+      }
+    } finally {
+      void consumer.delete().catch(() => undefined);
+    }
   }
 
   subscribe(after: number): Subscription {
@@ -515,6 +630,8 @@ export class JetStreamEventStore implements EventStore {
 
   /** readCommand without the open check: appends accepted before close() still consult the index. */
   private async eventsOfCommand(commandId: string): Promise<EventEnvelope[]> {
+    const pending = this.pendingIndex.get(commandId);
+    if (pending) return this.envelopes(JSON.parse(pending.body) as AppendBody, pending.seq);
     const entry = await this.jsm.direct.getMessage(this.indexStream, { last_by_subj: this.indexSubjectOf(commandId) });
     if (!entry) return [];
     const m = await this.messageAt(Number(entry.string()));
@@ -572,8 +689,9 @@ export class JetStreamEventStore implements EventStore {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // Appends accepted before close are sent and answered, not dropped.
-      await Promise.allSettled([...this.inflight]);
+      // Appends accepted before close are sent and answered, not dropped (nor their index entries,
+      // which an append still in flight adds to inflight when it is acknowledged).
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
       await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
       await this.nc.close();
     })();

@@ -1,0 +1,116 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '@strata/domain';
+import { ConcurrencyError } from '../port.js';
+import { anEvent, command } from '../testing/contract-fixtures.js';
+import { startNatsServer, type NatsServerHandle } from '../testing/nats-server.js';
+import { JetStreamEventStore } from './jetstream-event-store.js';
+
+/** The adapter's fast paths (docs/DECISIONS.md, "JetStream appends"): batched readAll, remembered tips, index sent in the background. */
+let server: NatsServerHandle | undefined;
+let serverStarting: Promise<NatsServerHandle> | undefined;
+const nats = () => (serverStarting ??= startNatsServer().then((s) => (server = s)));
+let counter = 0;
+
+async function isolated(): Promise<{ url: string; stream: string; subjectRoot: string; destroy(): Promise<void> }> {
+  const { url } = await nats();
+  counter += 1;
+  const stream = `STRATA_F${counter}`;
+  const subjectRoot = `f${counter}`;
+  return {
+    url,
+    stream,
+    subjectRoot,
+    async destroy() {
+      const nc = await connect({ servers: url });
+      const jsm = await jetstreamManager(nc);
+      for (const name of [stream, `${stream}_COMMANDS`]) await jsm.streams.delete(name).catch(() => false);
+      await nc.close();
+    },
+  };
+}
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('JetStreamEventStore fast paths', () => {
+  it('readAll of many messages (an ordered consumer) keeps after, until, limit and positions exact', async () => {
+    const at = await isolated();
+    const store = await JetStreamEventStore.open(at);
+    try {
+      const all: EventEnvelope[] = [];
+      for (let i = 0; i < 120; i++) {
+        // Every fifth append holds three events: positions inside one message.
+        const events = i % 5 === 0 ? [anEvent(), anEvent(), anEvent()] : [anEvent()];
+        const r = await store.append(`s-${i % 7}`, 'any', events, command());
+        all.push(...r.events);
+      }
+      expect(all).toHaveLength(168);
+      expect(await store.readAll()).toStrictEqual(all);
+      expect(await store.readAll({ limit: 100 })).toStrictEqual(all.slice(0, 100));
+      // `after` in the middle of a three-event message, with and without until and limit.
+      const mid = all.findIndex((e, k) => k > 20 && e.position % 1024 === 1);
+      expect(await store.readAll({ after: all[mid].position })).toStrictEqual(all.slice(mid + 1));
+      expect(await store.readAll({ after: all[mid].position, until: all[150].position })).toStrictEqual(all.slice(mid + 1, 151));
+      expect(await store.readAll({ after: all[mid].position, until: all[150].position, limit: 77 })).toStrictEqual(all.slice(mid + 1, mid + 78));
+      // `until` in the middle of a message.
+      const cut = all.findIndex((e, k) => k > 100 && e.position % 1024 === 1);
+      expect(await store.readAll({ until: all[cut].position })).toStrictEqual(all.slice(0, cut + 1));
+      const paged: EventEnvelope[] = [];
+      for (let after = 0; ; ) {
+        const page = await store.readAll({ after, limit: 50 });
+        if (page.length === 0) break;
+        paged.push(...page);
+        after = page.at(-1)!.position;
+      }
+      expect(paged).toStrictEqual(all);
+      expect(await store.readAll({ after: all.at(-1)!.position })).toEqual([]);
+    } finally {
+      await store.close();
+      await at.destroy();
+    }
+  });
+
+  it('a tip remembered from its own append never decides: another process moving the stream is seen', async () => {
+    const at = await isolated();
+    const a = await JetStreamEventStore.open(at);
+    const b = await JetStreamEventStore.open(at);
+    try {
+      await a.append('s-1', 'no-stream', [anEvent()], command());
+      await b.append('s-1', 1, [anEvent()], command());
+      // a remembers version 1; the stream is at 2: an append expecting 2 goes through, at version 3.
+      expect(await a.append('s-1', 2, [anEvent()], command())).toMatchObject({ version: 3, duplicate: false });
+      await b.append('s-1', 3, [anEvent()], command());
+      // a remembers 3; it is at 4: expecting 3 is a conflict reported against the real version.
+      const conflict = await a.append('s-1', 3, [anEvent()], command()).catch((e: unknown) => e);
+      expect(conflict).toBeInstanceOf(ConcurrencyError);
+      expect((conflict as Error).message).toMatch(/4/);
+      await b.append('s-1', 4, [anEvent()], command());
+      expect(await a.append('s-1', 'any', [anEvent()], command())).toMatchObject({ version: 6 });
+      const versions = (await b.readStream('s-1')).map((e) => e.version);
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      await a.close();
+      await b.close();
+      await at.destroy();
+    }
+  });
+
+  it('a command is known at once after its append returns, and still known to a store opened after close()', async () => {
+    const at = await isolated();
+    const store = await JetStreamEventStore.open(at);
+    const first = await store.append('s-1', 'no-stream', [anEvent()], command('cmd-now'));
+    expect(await store.readCommand('cmd-now')).toStrictEqual(first.events);
+    expect(await store.append('s-1', 'no-stream', [anEvent()], command('cmd-now'))).toStrictEqual({ ...first, duplicate: true });
+    await store.close();
+    const other = await JetStreamEventStore.open(at);
+    try {
+      expect(await other.readCommand('cmd-now')).toStrictEqual(first.events);
+    } finally {
+      await other.close();
+      await at.destroy();
+    }
+  });
+});

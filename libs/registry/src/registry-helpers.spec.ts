@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,5 +98,19 @@ describe('upload sessions', () => {
     expect(await sessions.removeStale(new Date(Date.now() - 60_000))).toBe(0);
     expect(await sessions.removeStale(new Date(Date.now() + 60_000))).toBe(1);
     await expect(sessions.get('demo/app', session.uuid)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+  });
+
+  it('expires an upload untouched for its TTL on the first look, files and all', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'strata-uploads-'));
+    const sessions = await UploadSessions.open(dir, { ttlMs: 60_000 });
+    const fresh = await sessions.create('demo/app');
+    const old = await sessions.create('demo/app');
+    await sessions.append('demo/app', old.uuid, body('abc'));
+    const past = new Date(Date.now() - 120_000);
+    utimesSync(old.dataPath, past, past);
+    await expect(sessions.get('demo/app', old.uuid)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+    expect(existsSync(old.dataPath)).toBe(false);
+    await expect(sessions.append('demo/app', old.uuid, body('d'), { expectedStart: 3 })).rejects.toMatchObject({ code: 'BLOB_UPLOAD_UNKNOWN' });
+    expect((await sessions.get('demo/app', fresh.uuid)).offset).toBe(0);
   });
 });

@@ -34,11 +34,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class UploadSessions {
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly ttlMs: number | null,
+  ) {}
 
-  static async open(dir: string): Promise<UploadSessions> {
+  /**
+   * `ttlMs`: an upload that received no bytes for this long is expired: it answers BLOB_UPLOAD_UNKNOWN
+   * from then on (and its files are removed on that first look), whether or not a sweep ran yet.
+   */
+  static async open(dir: string, options: { ttlMs?: number } = {}): Promise<UploadSessions> {
     await mkdir(dir, { recursive: true });
-    return new UploadSessions(dir);
+    return new UploadSessions(dir, options.ttlMs ?? null);
   }
 
   async create(name: string, now: Date = new Date()): Promise<UploadSession> {
@@ -55,14 +62,20 @@ export class UploadSessions {
     if (!UUID.test(uuid)) throw unknown();
     let meta: SessionFile;
     let size: number;
+    let touched: Date;
     try {
       meta = JSON.parse(await readFile(this.metaPath(uuid), 'utf8')) as SessionFile;
-      size = (await stat(this.dataPath(uuid))).size;
+      ({ size, mtime: touched } = await stat(this.dataPath(uuid)));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw unknown();
       throw error;
     }
     if (meta.name !== name) throw unknown();
+    if (this.ttlMs !== null && touched.getTime() < Date.now() - this.ttlMs) {
+      // Expired: gone for good, even if the sweep has not come by yet (callers hold this upload's lock or are reads).
+      await this.removeFiles(uuid);
+      throw unknown();
+    }
     return { uuid, name, offset: size, startedAt: meta.startedAt, dataPath: this.dataPath(uuid) };
   }
 

@@ -36,6 +36,8 @@ export interface NodeConfig {
   maxLayerBytes: number;
   /** setuid/setgid bits in imported layers: keep them (Docker's behaviour), strip them, or refuse the layer. */
   setuid: 'allow' | 'strip' | 'reject';
+  /** A /v2/ blob upload that received no bytes for this long expires (BLOB_UPLOAD_UNKNOWN, its data removed), ms. */
+  uploadTtlMs: number;
   /** Blobs younger than this are never pruned (an import may be writing them), ms. */
   pruneGraceMs: number;
 }
@@ -84,6 +86,8 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
   if (setuid !== 'allow' && setuid !== 'strip' && setuid !== 'reject') throw new ConfigError(`invalid STRATA_SETUID ${setuid}: use allow, strip or reject`);
   const maxLayerBytes = Number(env.STRATA_MAX_LAYER_BYTES ?? 16 * 1024 ** 3);
   if (!Number.isSafeInteger(maxLayerBytes) || maxLayerBytes <= 0) throw new ConfigError('STRATA_MAX_LAYER_BYTES must be a positive byte count');
+  const uploadTtlMs = Number(env.STRATA_UPLOAD_TTL_MS ?? 60 * 60 * 1000);
+  if (!Number.isSafeInteger(uploadTtlMs) || uploadTtlMs < 100) throw new ConfigError('STRATA_UPLOAD_TTL_MS must be a duration of at least 100 ms');
   const natsStream = values['nats-stream'] ?? env.STRATA_NATS_STREAM ?? 'STRATA';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) throw new ConfigError(`invalid NATS stream name ${natsStream}: letters, digits, _ and -`);
   const natsReplicas = Number(values['nats-replicas'] ?? env.STRATA_NATS_REPLICAS ?? 1);
@@ -118,6 +122,7 @@ export function loadNodeConfig(argv: string[] = [], env: NodeJS.ProcessEnv = pro
     snapshotter,
     maxLayerBytes,
     setuid,
+    uploadTtlMs,
     pruneGraceMs: Number(env.STRATA_PRUNE_GRACE_MS ?? 60 * 60 * 1000),
   };
 }

@@ -1,9 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { CommandReply } from '@strata/api';
+import type { ImageCreatedData } from '@strata/domain';
 import {
   ContentLeases,
+  hostPlatform,
   isIndexMediaType,
+  isManifestMediaType,
+  parseIndex,
   parseManifest,
+  platformMatches,
+  type ContentLease,
+  type Descriptor,
+  type ImageIndex,
   resolveImage,
   sha256Digest,
   type ContentStore,
@@ -130,21 +138,36 @@ export class RegistryManifests {
     if (byDigest && reference !== digest) {
       throw new RegistryError('DIGEST_INVALID', `the manifest's digest is ${digest}, not ${reference}`, { expected: reference, actual: digest });
     }
-    const manifest = parseAsImageManifest(bytes, request.headers['content-type']);
-    await this.requireBlobs(manifest, name, caller);
-
-    const lease = this.leases.acquire([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+    const document = parseDocument(bytes, request.headers['content-type']);
+    const source = byDigest ? `${name}@${digest}` : `${name}:${reference}`;
+    let record: ImageCreatedData;
+    let lease: ContentLease;
+    if (document.kind === 'manifest') {
+      const manifest = document.manifest;
+      await this.requireBlobs(manifest, name, caller);
+      lease = this.leases.acquire([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+    } else {
+      lease = this.leases.acquire(await this.requireIndexManifests(document.index, name, caller));
+    }
     try {
-      await this.content.putBytes(bytes, { expectedDigest: digest, lease });
-      await this.repositoryContent.links.link(name, digest);
-      const image = await resolveImage(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes });
-      for (const layer of image.layers) {
-        await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
+      if (document.kind === 'manifest') {
+        await this.content.putBytes(bytes, { expectedDigest: digest, lease });
+        const image = await resolveImage(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes });
+        for (const layer of image.layers) {
+          await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
+        }
+        record = imageRecord(image, 'push', { source });
+      } else {
+        // The platform manifests were each verified (and recorded) when they were pushed by digest.
+        const platformDigest = choosePlatform(document.index.manifests).digest;
+        const image = await resolveImage(this.content, platformDigest, { maxUncompressedBytes: this.config.maxLayerBytes });
+        await this.content.putBytes(bytes, { expectedDigest: digest, lease });
+        record = { ...imageRecord(image, 'push', { source, parent: platformDigest }), manifestDigest: digest, manifestMediaType: document.mediaType };
       }
+      await this.repositoryContent.links.link(name, digest);
       (request as AuthenticatedRequest).principal = principal;
       const meta = commandMetaFrom(request, this.config.nodeId);
-      const source = byDigest ? `${name}@${digest}` : `${name}:${reference}`;
-      const replies: CommandReply[] = [await this.commands.run(meta, 'push-create', 'CreateImage', { image: imageRecord(image, 'push', { source }) })];
+      const replies: CommandReply[] = [await this.commands.run(meta, 'push-create', 'CreateImage', { image: record })];
       if (!byDigest) replies.push(await this.commands.run(meta, 'push-tag', 'TagImage', { name, tag: reference, digest }));
       // Read-your-writes: a pull right after this answer must find the tag.
       await this.reads.engine.waitFor(lastPosition(replies), this.config.maxWaitMs);
@@ -156,6 +179,37 @@ export class RegistryManifests {
     response.setHeader('Docker-Content-Digest', digest);
     response.setHeader('Content-Length', '0');
     response.end();
+  }
+
+  /**
+   * Every manifest an index names must be an image this repository holds (pushed by digest first, as
+   * every client does): MANIFEST_BLOB_UNKNOWN names the first missing, as distribution answers. Nested
+   * indexes and non-image entries are refused. Returns what the push must keep from being pruned.
+   */
+  private async requireIndexManifests(index: ImageIndex, name: string, caller: RegistryCaller): Promise<string[]> {
+    if (index.manifests.length === 0) throw new RegistryError('MANIFEST_INVALID', 'the image index lists no manifests');
+    const admin = this.access.isAdmin(caller);
+    await this.reads.catchUpToHead();
+    const model = this.reads.engine;
+    const keep: string[] = [];
+    for (const entry of index.manifests) {
+      if (!isManifestMediaType(entry.mediaType)) {
+        throw new RegistryError('UNSUPPORTED', `index entry ${entry.digest} is ${entry.mediaType}: only image manifests are accepted in an index`, {
+          digest: entry.digest,
+          mediaType: entry.mediaType,
+        });
+      }
+      const info = await this.content.info(entry.digest);
+      const image = info ? await model.getImage(entry.digest) : null;
+      if (!info || !image || (!admin && !(await this.repositoryContent.holds(name, entry.digest)))) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${entry.digest} is not in this repository: push it first`, { digest: entry.digest });
+      }
+      if (info.size !== entry.size) {
+        throw new RegistryError('MANIFEST_INVALID', `manifest ${entry.digest} is ${info.size} bytes, the index says ${entry.size}`, { digest: entry.digest });
+      }
+      keep.push(entry.digest, image.imageId, ...image.layers.map((l) => l.digest));
+    }
+    return keep;
   }
 
   /** Every blob the manifest names must be here already: MANIFEST_BLOB_UNKNOWN names the first missing. */
@@ -178,8 +232,18 @@ export class RegistryManifests {
 const manifestUnknown = (name: string, reference: string) =>
   new RegistryError('MANIFEST_UNKNOWN', `manifest ${name}:${reference} is not known to this registry`, { name, reference });
 
-/** Indexes (multi-platform) are the next slice; say so plainly rather than answer MANIFEST_INVALID. */
-function parseAsImageManifest(bytes: Buffer, contentType: string | undefined): ImageManifest {
+type ManifestDocument = { kind: 'manifest'; manifest: ImageManifest } | { kind: 'index'; index: ImageIndex; mediaType: string };
+
+/** The platform whose image an index's record describes: the node's own, else the first entry. */
+function choosePlatform(entries: readonly Descriptor[]): Descriptor {
+  const host = hostPlatform();
+  return entries.find((e) => platformMatches(e.platform, host) && (e.platform?.variant ?? undefined) === (host.variant ?? undefined))
+    ?? entries.find((e) => platformMatches(e.platform, host))
+    ?? entries[0]!;
+}
+
+/** An image manifest or an image index (multi-platform), OCI or Docker; anything else is MANIFEST_INVALID. */
+function parseDocument(bytes: Buffer, contentType: string | undefined): ManifestDocument {
   let mediaType: unknown;
   try {
     mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
@@ -187,10 +251,8 @@ function parseAsImageManifest(bytes: Buffer, contentType: string | undefined): I
     throw new RegistryError('MANIFEST_INVALID', `manifest is not JSON: ${(error as Error).message}`);
   }
   const declared = typeof mediaType === 'string' ? mediaType : (contentType ?? '').split(';')[0]!.trim();
-  if (isIndexMediaType(declared)) {
-    throw new RegistryError('UNSUPPORTED', `image indexes (${declared}) are not accepted yet: push one platform's manifest`, { mediaType: declared });
-  }
-  return parseManifest(bytes);
+  if (isIndexMediaType(declared)) return { kind: 'index', index: parseIndex(bytes), mediaType: declared };
+  return { kind: 'manifest', manifest: parseManifest(bytes) };
 }
 
 async function readCapped(request: Request, max: number): Promise<Buffer> {

@@ -3,11 +3,14 @@ import { UploadSessions } from '@strata/registry';
 import { join } from 'node:path';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 
-/** An upload nobody touched for this long was abandoned by its client. */
-const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
-const SWEEP_EVERY_MS = 60 * 60 * 1000;
+/** The sweep runs a few times per TTL, at most every minute: an expired upload's data does not linger long. */
+const sweepEvery = (ttlMs: number) => Math.max(50, Math.min(ttlMs / 4, 60_000));
 
-/** The node's upload sessions (<dataDir>/uploads), with abandoned ones swept away hourly. */
+/**
+ * The node's upload sessions (<dataDir>/uploads). One untouched for STRATA_UPLOAD_TTL_MS (default an
+ * hour) was abandoned by its client: it answers BLOB_UPLOAD_UNKNOWN from then on, and the sweep removes
+ * its data.
+ */
 @Injectable()
 export class RegistryUploads implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('registry');
@@ -22,9 +25,9 @@ export class RegistryUploads implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    this.opened = await UploadSessions.open(join(this.config.dataDir, 'uploads'));
+    this.opened = await UploadSessions.open(join(this.config.dataDir, 'uploads'), { ttlMs: this.config.uploadTtlMs });
     await this.sweep();
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper = setInterval(() => void this.sweep(), sweepEvery(this.config.uploadTtlMs));
     this.sweeper.unref();
   }
 
@@ -34,7 +37,7 @@ export class RegistryUploads implements OnModuleInit, OnApplicationShutdown {
 
   private async sweep(): Promise<void> {
     try {
-      const removed = await this.sessions.removeStale(new Date(Date.now() - ABANDONED_AFTER_MS));
+      const removed = await this.sessions.removeStale(new Date(Date.now() - this.config.uploadTtlMs));
       if (removed > 0) this.logger.log({ msg: 'removed abandoned uploads', uploads: removed });
     } catch (error) {
       this.logger.warn({ msg: 'upload sweep failed', error: String(error) });

@@ -104,6 +104,12 @@ export class RegistryController {
   }
 
   private fail(error: unknown, route: RegistryRoute | null, request: Request, response: Response): void {
+    if (!request.complete && (request.destroyed || response.destroyed)) {
+      // The client went away mid-body (a cut upload): nothing was committed, and there is nobody to answer.
+      this.logger.warn({ msg: 'registry request aborted by the client', method: request.method, url: request.originalUrl });
+      response.destroy();
+      return;
+    }
     const known = toRegistryError(error, route?.kind === 'manifest' ? 'MANIFEST_INVALID' : 'BLOB_UPLOAD_INVALID');
     if (!known) this.logger.error({ msg: 'registry request failed', method: request.method, url: request.originalUrl, error: String(error), stack: (error as Error)?.stack });
     const answer = known ?? new RegistryError('UNKNOWN', 'internal error: the node logged the details');

@@ -1,8 +1,13 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { isIndexMediaType, parseIndex, type ContentStore } from '@strata/layers';
 import { RepositoryLinks } from '@strata/registry';
 import { join } from 'node:path';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
+import { CONTENT_STORE } from '../images/layer-tokens.js';
 import { ReadModels } from '../projections/read-models.service.js';
+
+/** The manifest size cap (registry-manifests.service.ts), for reading an index back. */
+const MAX_INDEX_BYTES = 4 * 1024 * 1024;
 
 /**
  * Which blobs a repository holds: the manifests its tags point at, their configs and layers, and the
@@ -17,6 +22,7 @@ export class RepositoryContent implements OnModuleInit {
   constructor(
     private readonly reads: ReadModels,
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(CONTENT_STORE) private readonly content: ContentStore,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -32,11 +38,18 @@ export class RepositoryContent implements OnModuleInit {
   async tagged(name: string, digest: string): Promise<boolean> {
     await this.reads.catchUpToHead();
     const model = this.reads.engine;
-    for (const tag of await model.listTags(name)) {
-      if (tag.digest === digest) return true;
-      const image = await model.getImage(tag.digest);
-      if (image && (image.imageId === digest || image.layers.some((layer) => layer.digest === digest))) return true;
-    }
+    const uses = async (manifestDigest: string): Promise<boolean> => {
+      if (manifestDigest === digest) return true;
+      const image = await model.getImage(manifestDigest);
+      if (!image) return false;
+      if (image.imageId === digest || image.layers.some((layer) => layer.digest === digest)) return true;
+      // An index (multi-platform): its record describes one platform; every platform's manifest counts.
+      if (!isIndexMediaType(image.manifestMediaType)) return false;
+      const index = parseIndex(await this.content.readBytes(manifestDigest, MAX_INDEX_BYTES));
+      for (const entry of index.manifests) if (!isIndexMediaType(entry.mediaType) && (await uses(entry.digest))) return true;
+      return false;
+    };
+    for (const tag of await model.listTags(name)) if (await uses(tag.digest)) return true;
     return false;
   }
 

@@ -16,6 +16,7 @@ import { registerLogin } from './commands/login.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerToken } from './commands/token.js';
 import { registerNode } from './commands/node.js';
+import { registerMirror } from './commands/mirror.js';
 import { DEFAULT_URL } from './config.js';
 import { contextFor, type Context, type Io } from './context.js';
 import { EXIT, ExitStatus, LocalError, PartialFailure, ProblemError, ProtocolError, ResyncError, UnreachableError, UsageError } from './errors.js';
@@ -90,6 +91,7 @@ with the container's (or the process's) own code.`,
   registerSystem(program, contextOf);
   registerToken(program, contextOf);
   registerNode(program, contextOf);
+  registerMirror(program, contextOf);
   return program;
 }
 

@@ -66,6 +66,8 @@ import { ImageTransferController } from './http/image-transfer.controller.js';
 import { BlobSources } from './images/blob-sources.js';
 import { ImagePullService } from './images/image-pull.service.js';
 import { ImagePushService } from './images/image-push.service.js';
+import { MirrorsController } from './http/mirrors.controller.js';
+import { MirrorService } from './mirrors/mirror.service.js';
 
 /** The only place where adapters are wired to ports. */
 @Module({})
@@ -89,6 +91,7 @@ export class AppModule {
         ImageTransferController,
         TokensController,
         BuildsController,
+        MirrorsController,
       ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
@@ -167,6 +170,7 @@ export class AppModule {
         Principals,
         RegistryTokenKey,
         PullAudit,
+        MirrorService,
       ],
     };
   }

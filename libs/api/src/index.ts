@@ -602,3 +602,37 @@ export type TransferProgress =
   | { kind: 'blob'; digest: string; size: number; bytes: number; status: 'exists' | 'mounted' | 'downloading' | 'uploading' | 'resumed' | 'done' }
   | { kind: 'verifying'; manifestDigest: string }
   | { kind: 'result'; pull?: PullImageReply; push?: PushImageReply };
+
+/** POST /mirrors: follow `repository` of the node at `source` into `localRepository` (default: the same name). */
+export interface AddMirrorRequest {
+  source: string;
+  repository: string;
+  localRepository?: string;
+  /** For the source's /v2/ (Basic `<principal>:<API token>`, token flow) and its event stream (Bearer <password>). Kept in a 0600 file, never in events. */
+  credentials?: { username: string; password: string };
+}
+
+/** A mirror and what its follower is doing now (the state is this node's, not in the log). */
+export interface MirrorView {
+  id: string;
+  source: string;
+  repository: string;
+  localRepository: string;
+  hasCredentials: boolean;
+  createdAt: string;
+  createdBy: string;
+  /** `following` the source's event stream; `polling` its tags/list (no access to its events); `retrying` after an error; `stopped`. */
+  state: 'starting' | 'syncing' | 'following' | 'polling' | 'retrying' | 'stopped';
+  /** The last source position handled (null before the first sync finished). */
+  position: number | null;
+  lastSyncAt: string | null;
+  lastError: string | null;
+  /** Tags pulled and untagged since this node started. */
+  pulled: number;
+  untagged: number;
+}
+
+export interface MirrorAddedReply {
+  mirror: MirrorView;
+  position: number;
+}

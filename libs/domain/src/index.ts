@@ -10,6 +10,7 @@ export * from './node/index.js';
 export * from './build/index.js';
 export * from './principal/index.js';
 export * from './pull/index.js';
+export * from './mirror/index.js';
 
 import { repositoryUpcasters } from './repository/upcasters.js';
 import { UpcasterChain } from './shared/upcasting.js';

@@ -12,6 +12,8 @@ import {
   fold,
   imageDecider,
   imageStreamId,
+  mirrorDecider,
+  mirrorStreamId,
   notFound,
   parseRepoTag,
   principalDecider,
@@ -219,6 +221,21 @@ const buildSpec = (name: BuildCommand['type'], summary: string): CommandSpec => 
   prepare: async (i: object) => ({ ...i, type: name }),
   streamId: (c: { buildId: string }) => buildStreamId(c.buildId),
 });
+/** Mirrors are added by POST /mirrors (which keeps their credentials outside the log): never sent by name. */
+const mirrorSpec = (name: 'AddMirror' | 'RemoveMirror', summary: string): CommandSpec => ({
+  name,
+  summary,
+  internal: true,
+  input: z.object({ id: z.string(), source: z.string().optional(), repository: z.string().optional(), localRepository: z.string().optional() }).strict(),
+  decider: mirrorDecider,
+  prepare: async (i: object) => ({ ...i, type: name }),
+  streamId: (c: { id: string }) => mirrorStreamId(c.id),
+});
+const mirrorCommands = [
+  mirrorSpec('AddMirror', "Follow a repository of another node's registry (its credentials are kept outside the log)."),
+  mirrorSpec('RemoveMirror', 'Stop following a mirrored repository.'),
+];
+
 const buildCommands = [
   buildSpec('StartBuild', 'Record a build started: its context, Dockerfile and arguments.'),
   buildSpec('CompleteBuildStep', 'Record one step of a build done (or taken from the cache).'),
@@ -227,7 +244,7 @@ const buildCommands = [
 ];
 
 export const COMMAND_CATALOG: Record<string, CommandSpec> = Object.fromEntries(
-  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage, ...containerCommands, ...principalCommands, ...buildCommands, ...NODE_COMMANDS].map((s) => [
+  [createRepository, tagImage, untagImage, setVisibility, deleteRepository, createImage, removeImage, ...containerCommands, ...principalCommands, ...mirrorCommands, ...buildCommands, ...NODE_COMMANDS].map((s) => [
     s.name,
     s as CommandSpec,
   ]),

@@ -1,12 +1,12 @@
 /**
  * Strata benchmarks (issue 7): 1 append and 2 read + replay (SQLite), 3 JetStream, 4 HTTP, 5 layers,
- * 6 registry.
+ * 6 registry; 7 cluster (issue 9: 1 node on R1 and 3 nodes on R3, one log).
  *   npm run bench          full sizes, every workload
- *   npm run bench:quick    small sizes, under 2 minutes: append, read, layers, jetstream (http and
- *                          registry only when named: --only=http --quick)
- *   --only=append|read|jetstream|http|layers|registry (comma-separated for several)
- *   --build / --no-build   layers, http, registry: always run `npm run build` / never (default: only when dist/ is stale)
- *   --node-from=<commit>   layers, http, registry: start a node built from a clean `git archive` of that
+ *   npm run bench:quick    small sizes, under 2 minutes: append, read, layers, jetstream, cluster (http
+ *                          and registry only when named: --only=http --quick)
+ *   --only=append|read|jetstream|http|layers|registry|cluster (comma-separated for several)
+ *   --build / --no-build   layers, http, registry, cluster: always run `npm run build` / never (default: only when dist/ is stale)
+ *   --node-from=<commit>   layers, http, registry, cluster: start a node built from a clean `git archive` of that
  *                          commit (e.g. HEAD) instead of the working tree (which others may be changing)
  * Writes results/<date>.json and RESULTS.md (RESULTS.md only from a full run, unless --write-md).
  * With --only=… --write-md, only those workloads' sections (and the notes) of RESULTS.md are replaced.
@@ -23,21 +23,24 @@ import type { AppendResult } from './workloads/append.ts';
 import { layersSection, layersWorkload, type LayersInfo } from './workloads/layers.ts';
 import { mergeSection, section, type SectionRow } from './lib/section.ts';
 import { buildCommit } from './lib/node-build.ts';
+import type { CommandName } from './workloads/cluster.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const writeMd = !quick || process.argv.includes('--write-md');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read | jetstream | http | layers | registry, comma-separated
-const QUICK_DEFAULT = ['append', 'read', 'layers', 'jetstream'];
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // append | read | jetstream | http | layers | registry | cluster, comma-separated
+const QUICK_DEFAULT = ['append', 'read', 'layers', 'jetstream', 'cluster'];
 const selected = (workload: string) => (only ? only.split(',').includes(workload) : !quick || QUICK_DEFAULT.includes(workload));
 const build = process.argv.includes('--no-build') ? 'never' : process.argv.includes('--build') ? 'always' : 'auto';
 const nodeFrom = process.argv.find((a) => a.startsWith('--node-from='))?.slice(12);
 
 const SIZES = quick
   ? { runs: 5, append: { streams: 64, perStream: 8 }, read: { streams: 1000, perStream: 20 }, emmettRead: { streams: 1000, perStream: 20 }, layers: { treeMiB: 20 },
-      jetstream: { streams: 64, perStream: 4, readEvents: 1024 }, http: { durationS: 1, rate: 500, connections: 16 }, registry: { imageMiB: 16, getDurationS: 1 } }
+      jetstream: { streams: 64, perStream: 4, readEvents: 1024 }, http: { durationS: 1, rate: 500, connections: 16 }, registry: { imageMiB: 16, getDurationS: 1 },
+      cluster: { durationS: 0.4, latencyS: 0.3, maxSamples: 200, concurrency: 16, commands: ['CreateRepository'] as CommandName[] } }
   : { runs: 5, append: { streams: 64, perStream: 32 }, read: { streams: 1000, perStream: 200 }, emmettRead: { streams: 1000, perStream: 100 }, layers: { treeMiB: 200 },
-      jetstream: { streams: 64, perStream: 32, readEvents: 10240 }, http: { durationS: 5, rate: 500, connections: 16 }, registry: { imageMiB: 200, getDurationS: 3 } };
+      jetstream: { streams: 64, perStream: 32, readEvents: 10240 }, http: { durationS: 5, rate: 500, connections: 16 }, registry: { imageMiB: 200, getDurationS: 3 },
+      cluster: { durationS: 1.5, latencyS: 1, maxSamples: 500, concurrency: 16, commands: ['CreateRepository', 'CreateContainer'] as CommandName[] } };
 
 interface Row {
   workload: string;
@@ -218,7 +221,7 @@ function versions() {
     '@event-driven-io/emmett-sqlite': v(join(here, 'node_modules/@event-driven-io/emmett-sqlite/package.json')),
     sqlite3: v(join(here, 'node_modules/sqlite3/package.json')),
     ...(selected('layers') ? { tar: tool("tar --version | sed -n 1p | awk '{print $NF}'"), umoci: tool("umoci --version | awk '{print $NF}'") } : {}),
-    ...(selected('jetstream') ? { 'nats-server': tool("nats-server --version | awk '{print $NF}'"), '@nats-io/jetstream': v(join(root, 'node_modules/@nats-io/jetstream/package.json')) } : {}),
+    ...(selected('jetstream') || selected('cluster') ? { 'nats-server': tool("nats-server --version | awk '{print $NF}'"), '@nats-io/jetstream': v(join(root, 'node_modules/@nats-io/jetstream/package.json')) } : {}),
     ...(selected('http') || selected('registry') ? { autocannon: v(join(here, 'node_modules/autocannon/package.json')) } : {}),
     ...(selected('registry') ? { skopeo: tool("skopeo --version | awk '{print $NF}'"), 'docker-registry': tool("docker-registry --version | awk '{print $NF}'") } : {}),
   };
@@ -246,7 +249,7 @@ if (selected('jetstream'))
   });
 /** The repository the node is built and started from: the working tree, or a clean export of --node-from. */
 let nodeRoot: { root: string; state?: string } | undefined;
-const needNode = ['http', 'layers', 'registry'].some(selected);
+const needNode = ['http', 'layers', 'registry', 'cluster'].some(selected);
 if (needNode) {
   nodeRoot = { root: join(here, '..') };
   if (nodeFrom)
@@ -278,6 +281,13 @@ if (selected('registry') && nodeRoot)
     const r = await registryWorkload({ root: nodeRoot!.root, ...SIZES.registry, runs: SIZES.runs, build, log });
     rows.push(...(r.rows as Row[]));
     infos.registry = r.info;
+  });
+if (selected('cluster') && nodeRoot)
+  await guarded('cluster', async () => {
+    const { clusterWorkload } = await import('./workloads/cluster.ts');
+    const r = await clusterWorkload({ root: nodeRoot!.root, ...SIZES.cluster, runs: SIZES.runs, build, log });
+    rows.push(...(r.rows as Row[]));
+    infos.cluster = r.info;
   });
 const machine = {
   nproc: Number(execFileSync('nproc').toString().trim()),
@@ -332,7 +342,7 @@ function mergeLayers(existing: string, r: typeof result, jsonFile: string): stri
   return `${head.slice(0, start)}${section}\n${next >= 0 ? head.slice(start + 1 + next) : ''}${notes}`;
 }
 
-/** The intro of the sections of workloads 3, 4 and 6 (the figures' definitions are in NOTES.md). */
+/** The intro of the sections of workloads 3, 4, 6 and 7 (the figures' definitions are in NOTES.md). */
 function newSections(r: typeof result, source?: string): { n: number; text: string }[] {
   const out: { n: number; text: string }[] = [];
   const v = r.versions as Record<string, string>;
@@ -354,6 +364,10 @@ function newSections(r: typeof result, source?: string): { n: number; text: stri
   if (rowsOf('registry').length) {
     const i = infos.registry as { imageBytes?: number; layers?: number } | undefined;
     out.push({ n: 6, text: section('6. Registry', `${src}skopeo ${v.skopeo ?? '?'}, docker-registry ${v['docker-registry'] ?? '?'} (Debian; filesystem storage in a temp dir, 127.0.0.1), Strata ${node}. Each run pushes a freshly generated OCI layout of ${((i?.imageBytes ?? 0) / 2 ** 20).toFixed(1)} MiB (${i?.layers ?? '?'} uncompressed layers of random bytes) to a new repository of each; MiB/s counts the layers' bytes. ${r.sizes.runs} runs, interleaved.${load(i)}`, rowsOf('registry')) });
+  }
+  if (rowsOf('cluster').length) {
+    const i = infos.cluster as { concurrency?: number; durationS?: number; latencyS?: number; natsServer?: string; topologies?: Record<string, { startS?: number }> } | undefined;
+    out.push({ n: 7, text: section('7. Cluster (several nodes, one log)', `${src}Reproduce: \`cd bench && npm run bench:cluster\` (with \`-- --node-from=HEAD\`, as this run, the node is built from a clean export of a commit, otherwise from the working tree when dist/ is stale; needs nats-server on PATH). Two topologies in one run, each started from scratch on 127.0.0.1 (free ports, temp data dirs) and stopped after: one nats-server ${i?.natsServer ?? v['nats-server'] ?? '?'} + one Strata node (streams R1), and three nats-servers clustered with routes + three Strata nodes (streams R3); ${node}. Throughput: ${i?.concurrency ?? '?'} requests in flight (closed loop, node:http keep-alive in the bench process), round-robin over the nodes, ${i?.durationS ?? '?'} s a run; the reference is raw \`js.publish\` at the same concurrency on the same server(s). Latency: one command at a time, ${i?.latencyS ?? '?'} s a run, from the send until a \`?minPosition=\` read of the created item has answered on every node (its projection applied the event); the reference is a raw publish until its ack is back and an ordered consumer on every server has it. p50/p99 per run, figure = median of the runs' values. ${r.sizes.runs} runs per topology, scenarios interleaved. Start-up: ${Object.entries(i?.topologies ?? {}).map(([k, t]) => `${k.toUpperCase()} ${t.startS ?? '?'} s`).join(', ')}.${load(i)}`, rowsOf('cluster')) });
   }
   return out;
 }

@@ -110,7 +110,7 @@ async function startRaw(dbFile: string): Promise<{ url: string; stop(): Promise<
 }
 
 /** A one-file image to create containers from (create needs a Cmd; the tar is made in process). */
-async function baseImage(node: StrataNode, dir: string): Promise<string> {
+export async function baseImage(node: StrataNode, dir: string): Promise<string> {
   const { spawnSync } = await import('node:child_process');
   const base = join(dir, 'base');
   mkdirSync(join(base, 'etc'), { recursive: true });

@@ -79,16 +79,23 @@ export interface StrataNode {
   stop(): Promise<string>;
 }
 
+/** More for `serve` (e.g. `--nats <urls> --node-id n1`, as the cluster workload starts its nodes), and a fixed admin token. */
+export interface NodeStartOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  token?: string;
+}
+
 /** Starts `node bin/strata.js serve` on 127.0.0.1 with its data in `dataDir`; resolves once /healthz answers. */
-export async function startNode(root: string, dataDir: string, logFile: string): Promise<StrataNode> {
+export async function startNode(root: string, dataDir: string, logFile: string, options: NodeStartOptions = {}): Promise<StrataNode> {
   const port = await freePort();
-  const token = `bench-admin-token-${process.pid}-${Date.now()}`;
+  const token = options.token ?? `bench-admin-token-${process.pid}-${Date.now()}`;
   const url = `http://127.0.0.1:${port}`;
   const out = createWriteStream(logFile);
   const child: ChildProcess = spawn(
     process.execPath,
-    ['bin/strata.js', 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--admin-token', token, '--log-format', 'json'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    ['bin/strata.js', 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--admin-token', token, '--log-format', 'json', ...(options.args ?? [])],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   // both into one file: neither pipe ends it; it ends once the child's stdio has closed
   child.stdout!.pipe(out, { end: false });

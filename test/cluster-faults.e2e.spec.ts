@@ -66,6 +66,9 @@ describe('Strata nodes on a three-server JetStream cluster', () => {
   it('refuses writes on a node left with a minority of servers, keeps serving reads, and writes again with a quorum', async () => {
     const before = await b.json('POST', '/repositories', { name: 'partition/before' });
     expect(before.status).toBe(201);
+    // The reply means appended, not yet projected: wait until node-b's read model has it, so the read
+    // below (during the outage) tests serving reads, not a race with the projection.
+    expect((await b.json('GET', `/repositories/partition%2Fbefore?minPosition=${before.body.position}`)).status).toBe(200);
     await Promise.all([cluster.servers[1]!.crash(), cluster.servers[2]!.crash()]);
 
     // node-b still reaches its server, but that server has no quorum: nothing can be appended.

@@ -115,7 +115,7 @@ describe('mirrors: push once, pull anywhere', () => {
     expect(images.filter((e) => e.type === 'ImageCreated').map((e) => (e.data as { origin: string }).origin)).toEqual(['pull', 'pull']);
 
     const listed = (await b.json<ListReply<MirrorView>>('GET', '/mirrors')).body.items;
-    expect(listed).toEqual([expect.objectContaining({ id, state: 'following', pulled: 3, untagged: 1, lastError: null })]);
+    expect(listed).toEqual([expect.objectContaining({ id, runner: 'node-b', state: 'following', pulled: 3, untagged: 1, lastError: null })]); // SQLite: this node runs all its mirrors
     expect(JSON.stringify(listed)).not.toContain(secret);
     for (const f of readdirSync(b.dataDir).filter((f) => f.startsWith('strata.db'))) {
       expect([f, readFileSync(join(b.dataDir, f)).includes(secret)]).toEqual([f, false]);

@@ -621,13 +621,21 @@ export interface MirrorView {
   hasCredentials: boolean;
   createdAt: string;
   createdBy: string;
-  /** `following` the source's event stream; `polling` its tags/list (no access to its events); `retrying` after an error; `stopped`. */
-  state: 'starting' | 'syncing' | 'following' | 'polling' | 'retrying' | 'stopped';
-  /** The last source position handled (null before the first sync finished). */
+  /**
+   * The node that runs the mirror's worker: this node on SQLite; on a shared (JetStream) log the holder
+   * of the mirror's lease (null while nobody holds it, e.g. between a holder's death and the takeover).
+   */
+  runner: string | null;
+  /**
+   * `following` the source's event stream; `polling` its tags/list (no access to its events); `retrying`
+   * after an error; `standby`: another node runs it (see `runner`); `stopped`.
+   */
+  state: 'starting' | 'syncing' | 'following' | 'polling' | 'retrying' | 'standby' | 'stopped';
+  /** The last source position this node handled (null before its first sync finished; reset when it takes the mirror over). */
   position: number | null;
   lastSyncAt: string | null;
   lastError: string | null;
-  /** Tags pulled and untagged since this node started. */
+  /** Tags pulled and untagged by this node's worker since it started. */
   pulled: number;
   untagged: number;
 }

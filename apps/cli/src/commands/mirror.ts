@@ -25,7 +25,8 @@ export function registerMirror(program: Command, contextOf: ContextOf): void {
       '\nThe node syncs every tag of the source repository, then follows the source\'s events: a new or moved tag is\n' +
         'pulled, an untag untags. Without access to the source\'s events (they are for its administrators) it polls\n' +
         'tags/list instead. Credentials (a principal of the source and its API token) are kept by the node in\n' +
-        '<data-dir>/mirror-credentials.json (0600), never in events.\n' +
+        '<data-dir>/mirror-credentials.json (0600), never in events. In a cluster (a shared JetStream log) one node\n' +
+        'runs each mirror (RUNNER in `strata mirror ls`; the others stand by) and another takes it over if it dies.\n' +
         '\nExamples:\n  echo "$TOKEN" | strata mirror add http://node-a:7070 team/app -u mirror --password-stdin\n  strata mirror ls\n  strata mirror rm <id>',
     );
 
@@ -55,15 +56,26 @@ export function registerMirror(program: Command, contextOf: ContextOf): void {
 
   mirror
     .command('ls')
-    .description('list mirrors and what they are doing')
+    .description('list mirrors and what they are doing (in a cluster, RUNNER is the node that runs each; the others stand by)')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command);
       const reply = await ctx.client.getList<MirrorView>('/mirrors');
       if (ctx.json) return ctx.printJson(reply);
       ctx.print(
         formatTable(
-          ['ID', 'SOURCE', 'REPOSITORY', 'LOCAL', 'STATE', 'POSITION', 'PULLED', 'UNTAGGED', 'ERROR'],
-          reply.items.map((m) => [m.id, m.source, m.repository, m.localRepository, m.state, m.position === null ? '-' : String(m.position), String(m.pulled), String(m.untagged), m.lastError ?? '-']),
+          ['ID', 'SOURCE', 'REPOSITORY', 'LOCAL', 'STATE', 'RUNNER', 'POSITION', 'PULLED', 'UNTAGGED', 'ERROR'],
+          reply.items.map((m) => [
+            m.id,
+            m.source,
+            m.repository,
+            m.localRepository,
+            m.state,
+            m.runner ?? '-',
+            m.position === null ? '-' : String(m.position),
+            String(m.pulled),
+            String(m.untagged),
+            m.lastError ?? '-',
+          ]),
         ),
       );
     });

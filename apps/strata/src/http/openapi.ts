@@ -127,7 +127,7 @@ export function openApiDocument() {
         'GET /builds/{id}': 'A build and its steps',
         'GET /nodes': 'Cluster members: state, containers, last heartbeat',
         'POST /nodes/{id}/drain': 'Place nothing new on a node',
-        'GET /mirrors': 'Mirrors of remote repositories, with their state and last error',
+        'GET /mirrors': 'Mirrors of remote repositories, with their state, last error and the node that runs each (runner; standby on the others)',
         'GET /mirrors/{id}': 'One mirror',
         'POST /mirrors': 'Follow a repository of another registry (body: source, repository, localRepository, credentials)',
         'DELETE /mirrors/{id}': 'Stop mirroring (the local repository stays)',

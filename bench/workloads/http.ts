@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { SectionRow } from '../lib/section.ts';
 import { figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
-import { ensureBuilt, startNode, type StrataNode } from './layers-node.ts';
+import { ensureBuilt, startNode, stopLogged, type StrataNode } from './layers-node.ts';
 import type { LoadResult, LoadSpec } from './load-child.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -217,14 +217,7 @@ export async function httpWorkload(o: HttpOptions): Promise<{ rows: HttpRow[]; i
       rows.push(failed('HTTP workload', error));
     } finally {
       await raw?.stop().catch(() => undefined);
-      if (node) {
-        try {
-          info.nodeExit = await node.stop();
-          o.log(`  node stopped after SIGTERM (${info.nodeExit})`);
-        } catch (error) {
-          o.log(`  stopping the node: ${String(error)}`);
-        }
-      }
+      info.nodeExit = await stopLogged(node, o.log);
     }
   });
   for (const r of rows) if (!r.error) o.log(`  ${r.name}: ${r.figure.median.toFixed(r.figure.unit === 'ms' ? 2 : 0)} ${r.figure.unit} (${r.figure.min.toFixed(1)}–${r.figure.max.toFixed(1)})${r.ratio ? `, ${r.ratio.toFixed(2)}×` : ''}`);

@@ -162,3 +162,16 @@ export function resetPeak(pid: number): boolean {
     return false;
   }
 }
+
+/** Stops the node (SIGTERM) if it was started and says how it ended; never throws (the workload's finally). */
+export async function stopLogged(node: StrataNode | undefined, log: (s: string) => void): Promise<string | undefined> {
+  if (!node) return undefined;
+  try {
+    const exit = await node.stop();
+    log(`  node stopped after SIGTERM (${exit})`);
+    return exit;
+  } catch (error) {
+    log(`  stopping the node: ${String(error)}`);
+    return undefined;
+  }
+}

@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { figure, type Figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
-import { ensureBuilt, memoryOf, resetPeak, startNode, type StrataNode } from './layers-node.ts';
+import { ensureBuilt, memoryOf, resetPeak, startNode, stopLogged, type StrataNode } from './layers-node.ts';
 import { generateTree, type TreeInfo } from './layers-tree.ts';
 
 const MiB = 2 ** 20;
@@ -139,14 +139,7 @@ export async function layersWorkload(o: LayersOptions): Promise<{ rows: LayersRo
     } catch (error) {
       rows.push(failed('Layers workload', error));
     } finally {
-      if (node) {
-        try {
-          info.nodeExit = await node.stop();
-          o.log(`  node stopped after SIGTERM (${info.nodeExit})`);
-        } catch (error) {
-          o.log(`  stopping the node: ${String(error)}`);
-        }
-      }
+      info.nodeExit = await stopLogged(node, o.log);
     }
   });
   info.load[1] = +loadavg()[0].toFixed(1);

@@ -16,7 +16,7 @@ import type { SectionRow } from '../lib/section.ts';
 import { figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { load } from './http.ts';
-import { ensureBuilt, freePort, startNode, type StrataNode } from './layers-node.ts';
+import { ensureBuilt, freePort, startNode, stopLogged, type StrataNode } from './layers-node.ts';
 
 const MiB = 2 ** 20;
 
@@ -295,14 +295,7 @@ export async function registryWorkload(o: RegistryOptions): Promise<{ rows: Regi
       rows.push(failed('Registry workload', error));
     } finally {
       await registry?.stop().catch(() => undefined);
-      if (node) {
-        try {
-          info.nodeExit = await node.stop();
-          o.log(`  node stopped after SIGTERM (${info.nodeExit})`);
-        } catch (error) {
-          o.log(`  stopping the node: ${String(error)}`);
-        }
-      }
+      info.nodeExit = await stopLogged(node, o.log);
     }
   });
   for (const r of rows) if (!r.error) o.log(`  ${r.name}: ${r.figure.median.toFixed(1)} ${r.figure.unit} (${r.figure.min.toFixed(1)}–${r.figure.max.toFixed(1)})${r.ratio ? `, ${r.ratio.toFixed(2)}×` : ''}`);

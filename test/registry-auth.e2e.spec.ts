@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventsReply, EventView, ImageView, PrincipalView, TokenCreatedReply } from '@strata/api';
-import { makeBusyboxRootfs } from '../libs/layers/src/testing/busybox-rootfs.js';
+import { umociBusyboxLayout } from './support/busybox.js';
 import { importImage } from './support/images.js';
 import { ADMIN_TOKEN, startTestNode, type TestNode } from './support/test-node.js';
 import { tool, treeOf } from './support/trees.js';
@@ -56,15 +55,7 @@ describe('registry access control (principals, grants, the token flow)', () => {
     t = await startTestNode();
     registry = t.url.replace(/^http:\/\//, '');
     work = mkdtempSync(join(tmpdir(), 'strata-registry-auth-'));
-    layout = join(work, 'layout');
-    tool('umoci', ['init', '--layout', layout]);
-    tool('umoci', ['new', '--image', `${layout}:base`]);
-    tool('umoci', ['unpack', '--image', `${layout}:base`, join(work, 'b1')]);
-    const root = join(work, 'b1/rootfs');
-    await makeBusyboxRootfs(root);
-    await mkdir(join(root, 'opt/app'), { recursive: true });
-    await writeFile(join(root, 'opt/app/hello.txt'), 'pushed by a principal with a grant\n');
-    tool('umoci', ['repack', '--image', `${layout}:base`, join(work, 'b1')]);
+    layout = await umociBusyboxLayout(work, 'pushed by a principal with a grant\n');
   });
   afterAll(async () => {
     await t?.stop();

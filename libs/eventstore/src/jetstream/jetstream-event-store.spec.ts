@@ -6,58 +6,22 @@ import { InvalidAppendError } from '../port.js';
 import { factoryFromConfig } from '../testing/config-factory.js';
 import { anEvent, command } from '../testing/contract-fixtures.js';
 import { eventStoreContract } from '../testing/event-store-contract.js';
-import { startNatsServer, type NatsServerHandle } from '../testing/nats-server.js';
+import { sharedNatsServer } from '../testing/isolated-streams.js';
 import { HEADER, JetStreamEventStore, POSITION_STRIDE } from './jetstream-event-store.js';
 import { encodeToken, streamTokens } from './subjects.js';
 
-let server: NatsServerHandle | undefined;
-let serverStarting: Promise<NatsServerHandle> | undefined;
-const nats = () => (serverStarting ??= startNatsServer().then((s) => (server = s)));
-let counter = 0;
-
+const shared = sharedNatsServer();
+const nats = shared.server;
 /** Streams of their own for a test outside the contract; deleted afterwards. */
-async function isolated(): Promise<{ url: string; stream: string; subjectRoot: string; destroy(): Promise<void> }> {
-  const { url } = await nats();
-  counter += 1;
-  const stream = `STRATA_X${counter}`;
-  const subjectRoot = `x${counter}`;
-  return {
-    url,
-    stream,
-    subjectRoot,
-    async destroy() {
-      const nc = await connect({ servers: url });
-      const jsm = await jetstreamManager(nc);
-      for (const name of [stream, `${stream}_COMMANDS`]) await jsm.streams.delete(name).catch(() => false);
-      await nc.close();
-    },
-  };
-}
+const isolated = () => shared.isolated('x');
 
-afterAll(async () => {
-  await server?.stop();
-});
+afterAll(() => shared.stop());
 
 eventStoreContract(
   'jetstream',
   factoryFromConfig(async () => {
-    const { url } = await nats();
-    counter += 1;
-    // Each test its own streams and subjects: nothing of one test can be seen by the next.
-    const stream = `STRATA_T${counter}`;
-    const subjectRoot = `t${counter}`;
-    return {
-      config: { kind: 'jetstream', url, stream, subjectRoot },
-      async destroy() {
-        const nc = await connect({ servers: url });
-        try {
-          const jsm = await jetstreamManager(nc);
-          for (const name of [stream, `${stream}_COMMANDS`]) await jsm.streams.delete(name).catch(() => false);
-        } finally {
-          await nc.close();
-        }
-      },
-    };
+    const { url, stream, subjectRoot, destroy } = await shared.isolated('t');
+    return { config: { kind: 'jetstream', url, stream, subjectRoot }, destroy };
   }),
 );
 

@@ -1,39 +1,15 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '@strata/domain';
 import { ConcurrencyError } from '../port.js';
 import { anEvent, command } from '../testing/contract-fixtures.js';
-import { startNatsServer, type NatsServerHandle } from '../testing/nats-server.js';
+import { sharedNatsServer } from '../testing/isolated-streams.js';
 import { JetStreamEventStore } from './jetstream-event-store.js';
 
 /** The adapter's fast paths (docs/DECISIONS.md, "JetStream appends"): batched readAll, remembered tips, index sent in the background. */
-let server: NatsServerHandle | undefined;
-let serverStarting: Promise<NatsServerHandle> | undefined;
-const nats = () => (serverStarting ??= startNatsServer().then((s) => (server = s)));
-let counter = 0;
+const shared = sharedNatsServer();
+const isolated = () => shared.isolated('f');
 
-async function isolated(): Promise<{ url: string; stream: string; subjectRoot: string; destroy(): Promise<void> }> {
-  const { url } = await nats();
-  counter += 1;
-  const stream = `STRATA_F${counter}`;
-  const subjectRoot = `f${counter}`;
-  return {
-    url,
-    stream,
-    subjectRoot,
-    async destroy() {
-      const nc = await connect({ servers: url });
-      const jsm = await jetstreamManager(nc);
-      for (const name of [stream, `${stream}_COMMANDS`]) await jsm.streams.delete(name).catch(() => false);
-      await nc.close();
-    },
-  };
-}
-
-afterAll(async () => {
-  await server?.stop();
-});
+afterAll(() => shared.stop());
 
 describe('JetStreamEventStore fast paths', () => {
   it('readAll of many messages (an ordered consumer) keeps after, until, limit and positions exact', async () => {

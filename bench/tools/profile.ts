@@ -2,7 +2,7 @@
  * Where the time goes: runs one contender under the V8 CPU profiler and prints the top self-time
  * functions. Usage (from bench/):
  *   node --import tsx tools/profile.ts replay [events]      # ProjectionEngine catch-up from 0
- *   node --import tsx tools/profile.ts command [perStream]  # command path, 1 writer, 64 streams
+ *   node --import tsx tools/profile.ts command [perStream] [concurrent]  # command path, 64 streams: 1 writer, or 64 ("concurrent")
  */
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ await withTempDir(async (dir) => {
     run = () => strataReplay(db, dir);
   } else {
     const streams = repositoryStreams(64, size, 'tags');
-    run = () => strataCommand(dir, streams, 'sequential');
+    run = () => strataCommand(dir, streams, process.argv[4] === 'concurrent' ? 'concurrent' : 'sequential');
   }
   const session = new Session();
   session.connect();

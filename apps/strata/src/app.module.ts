@@ -14,6 +14,7 @@ import { RegistryTokenKey } from './auth/registry-token-key.js';
 import { TokensController } from './auth/tokens.controller.js';
 import { PullAudit } from './registry/pull-audit.js';
 import { CommandGateway } from './commands/command-gateway.js';
+import { AggregateStates } from './commands/aggregate-states.js';
 import { ExecuteCommandHandler } from './commands/execute-command.handler.js';
 import { HandlerErrors } from './commands/handler-errors.js';
 import { NODE_CONFIG, type NodeConfig } from './config/node-config.js';
@@ -159,6 +160,8 @@ export class AppModule {
         Placement,
         Failover,
         BlobExchange,
+        // The command path's folded states (bounded; a hint the append's expected version checks).
+        { provide: AggregateStates, useFactory: () => new AggregateStates() },
         ExecuteCommandHandler,
         HandlerErrors,
         RegistryAccess,

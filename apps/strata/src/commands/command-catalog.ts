@@ -9,7 +9,6 @@ import {
   containerNameDecider,
   containerNameStreamId,
   containerStreamId,
-  fold,
   imageDecider,
   imageStreamId,
   mirrorDecider,
@@ -35,6 +34,11 @@ import { NODE_COMMANDS } from '../cluster/node-commands.js';
 /** What a command's prepare() may consult: the log itself, and the images the read models know. */
 export interface CommandContext {
   store: EventStore;
+  /**
+   * A stream's state as of now, read from the log (as fresh as folding a full readStream, but read
+   * only from the version the command path's cache of folded states already has).
+   */
+  readState<S>(streamId: string, decider: Decider<S, any, any>): Promise<S>;
   /** Resolves "repo:tag", a digest or an id prefix to an image (IMAGE_NOT_FOUND otherwise). */
   resolveImage(reference: string): Promise<ImageView>;
   /** True when the content store has the blob (an image is recorded only over blobs that are there). */
@@ -91,9 +95,9 @@ const tagImage = {
       i.digest !== undefined
         ? assertDigest(i.digest)
         : i.source !== undefined
-          ? await resolveTag(i.source, context.store)
+          ? await resolveTag(i.source, context)
           : (await context.resolveImage(i.image!)).manifestDigest;
-    await requireImage(digest, context.store);
+    await requireImage(digest, context);
     return { type: 'TagImage', name: i.name, tag: i.tag, digest };
   },
   streamId: (c: { name: string }) => repositoryStreamId(c.name),
@@ -251,19 +255,19 @@ export const COMMAND_CATALOG: Record<string, CommandSpec> = Object.fromEntries(
 );
 
 /** Tags point only at images the log knows and has not deleted (read from the log, not a projection). */
-async function requireImage(manifestDigest: string, store: EventStore): Promise<void> {
-  const state = fold(imageDecider, (await store.readStream(imageStreamId(manifestDigest))) as never[]);
+async function requireImage(manifestDigest: string, context: CommandContext): Promise<void> {
+  const state = await context.readState(imageStreamId(manifestDigest), imageDecider);
   if (state.status !== 'active') {
     throw notFound('IMAGE_NOT_FOUND', `no image with manifest digest ${manifestDigest}: import, load or pull it first`, { digest: manifestDigest });
   }
 }
 
 /** Reads the source repository from the log itself (not a read model): what the tag points to now. */
-async function resolveTag(source: string, store: EventStore): Promise<string> {
+async function resolveTag(source: string, context: CommandContext): Promise<string> {
   const { name, tag } = parseRepoTag(source);
   assertRepositoryName(name);
   assertTag(tag);
-  const state = fold(repositoryDecider, (await store.readStream(repositoryStreamId(name))) as never[]);
+  const state = await context.readState(repositoryStreamId(name), repositoryDecider);
   const digest = state.status === 'active' ? state.tags[tag] : undefined;
   if (!digest) throw notFound('TAG_NOT_FOUND', `source tag "${name}:${tag}" does not exist`, { name, tag });
   return digest;

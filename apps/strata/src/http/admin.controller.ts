@@ -1,12 +1,16 @@
 import { Controller, Get, Post, Query, Res } from '@nestjs/common';
 import type { ChecksumReply, ProjectionsReply, ReplayProgress, ReplayResult } from '@strata/api';
 import type { Response } from 'express';
+import { AggregateStates } from '../commands/aggregate-states.js';
 import { ReadModels, type ReadOptions } from '../projections/read-models.service.js';
 import { toProblem } from './problem.filter.js';
 
 @Controller('admin')
 export class AdminController {
-  constructor(private readonly reads: ReadModels) {}
+  constructor(
+    private readonly reads: ReadModels,
+    private readonly states: AggregateStates,
+  ) {}
 
   /** Each projection's position and lag behind the log head. */
   @Get('projections')
@@ -30,6 +34,9 @@ export class AdminController {
       if (!response.headersSent) response.status(200).type('application/x-ndjson');
       response.write(`${JSON.stringify(line)}\n`);
     };
+    // A replay rebuilds what is derived from the log; the command path's folded states are dropped too
+    // (read again from the log on the next command of each stream).
+    this.states.clear();
     try {
       const result = await this.reads.engine.replay((p) => {
         const line: ReplayProgress = { kind: 'progress', position: p.position, head: p.head, events: p.events };

@@ -9,7 +9,8 @@
  *   --node-from=<commit>   layers, http, registry, cluster: start a node built from a clean `git archive` of that
  *                          commit (e.g. HEAD) instead of the working tree (which others may be changing)
  * Writes results/<date>.json and RESULTS.md (RESULTS.md only from a full run, unless --write-md).
- * With --only=… --write-md, only those workloads' sections (and the notes) of RESULTS.md are replaced.
+ * With --only=… (and --write-md when --quick), only those workloads' sections (and the notes) of RESULTS.md are
+ * replaced (not with read: section 2 is only written by a run of every workload).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -312,7 +313,8 @@ mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${file} (${result.durationS} s)${strayErrors ? `; ignored ${strayErrors} late SQLite errors from a failed Emmett run` : ''}`);
-const partial = only && !['append', 'read'].some(selected);
+// Append alone is merged as section 1; read (section 2, with its RSS baseline) still needs a whole file.
+const partial = only && !selected('read');
 if (writeMd && partial && existsSync(join(here, 'RESULTS.md'))) {
   let md = readFileSync(join(here, 'RESULTS.md'), 'utf8');
   if (selected('layers')) md = mergeLayers(md, result, file);
@@ -353,6 +355,7 @@ function newSections(r: typeof result, source?: string): { n: number; text: stri
     return l ? ` Load average ${l[0]} at the start, ${l[1]} at the end (1-minute; ${r.machine.nproc} cores).` : '';
   };
   const node = infos.node ? `node built from ${infos.node as string}` : 'node built from the working tree';
+  if (source && rowsOf('append').length) out.push({ n: 1, text: appendSection(r, source) });
   if (rowsOf('jetstream').length) {
     const i = infos.jetstream as { appendEvents?: number; readEvents?: number; natsServer?: string } | undefined;
     out.push({ n: 3, text: section('3. JetStream', `${src}nats-server ${i?.natsServer ?? v['nats-server'] ?? '?'} (Debian) on 127.0.0.1, file storage, 1 replica, @nats-io/jetstream ${v['@nats-io/jetstream'] ?? '?'}. Append: the ${i?.appendEvents ?? '?'} events of workload 1's mix (${r.sizes.jetstream.streams} repository streams), one event per message/append, into fresh streams each run; read: a log of ${i?.readEvents ?? '?'} events written through the adapter. ${r.sizes.runs} runs, contenders interleaved.${load(i)}`, rowsOf('jetstream')) });
@@ -381,18 +384,32 @@ function mergeNew(existing: string, r: typeof result, jsonFile: string, source: 
   return notesAt >= 0 && notes ? `${md.slice(0, notesAt)}${notes}` : md;
 }
 
-function markdown(r: typeof result, jsonFile: string): string {
+/** The table of workloads 1 and 2 (events/s, peak RSS). */
+function eventsTable(r: typeof result, workload: string): string {
   const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
-  const table = (workload: string) =>
-    [
-      '| Figure | events/s median | min | max | reference | ratio | target | peak RSS |',
-      '|---|---:|---:|---:|---|---:|---|---:|',
-      ...r.rows
-        .filter((row) => row.workload === workload)
-        .map((row) =>
-          `| ${row.name}${row.error ? ` — **failed**: ${row.error.replace(/\|/g, '/')}` : ''}${row.note ? ` (${row.note})` : ''} | ${n(row.figure.median)} | ${n(row.figure.min)} | ${n(row.figure.max)} | ${row.reference ?? 'limit'} | ${row.ratio !== undefined && Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : ''} | ${row.target ?? ''} | ${row.peakRssMiB ? `${row.peakRssMiB.toFixed(0)} MiB` : ''} |`,
-        ),
-    ].join('\n');
+  return [
+    '| Figure | events/s median | min | max | reference | ratio | target | peak RSS |',
+    '|---|---:|---:|---:|---|---:|---|---:|',
+    ...r.rows
+      .filter((row) => row.workload === workload)
+      .map((row) =>
+        `| ${row.name}${row.error ? ` — **failed**: ${row.error.replace(/\|/g, '/')}` : ''}${row.note ? ` (${row.note})` : ''} | ${n(row.figure.median)} | ${n(row.figure.min)} | ${n(row.figure.max)} | ${row.reference ?? 'limit'} | ${row.ratio !== undefined && Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : ''} | ${row.target ?? ''} | ${row.peakRssMiB ? `${row.peakRssMiB.toFixed(0)} MiB` : ''} |`,
+      ),
+  ].join('\n');
+}
+
+/** Section 1 (append); `source` says which run it comes from when the rest of RESULTS.md is another run's. */
+function appendSection(r: typeof result, source = ''): string {
+  return `## 1. Append, SQLite (WAL, synchronous=FULL)
+
+${source ? `${source}\n\n` : ''}${r.sizes.append.streams * r.sizes.append.perStream} events: ${r.sizes.append.streams} repository streams × ${r.sizes.append.perStream} (RepositoryCreated, then ImageTagged moving tags). One writer appends them round-robin; "64 writers" run one async writer per stream at once. Every run starts from an empty database in os.tmpdir().
+
+${eventsTable(r, 'append')}
+`;
+}
+
+function markdown(r: typeof result, jsonFile: string): string {
+  const table = (workload: string) => eventsTable(r, workload);
   const md = `# Strata benchmark results
 
 Generated by \`bench/run.ts\` (${r.mode} run, ${r.date}, ${r.durationS} s); raw data: \`bench/results/${jsonFile.split('/').pop()}\`.
@@ -411,12 +428,7 @@ npm run bench               # full sizes (this file); npm run bench:quick for sm
 - ${r.machine.nproc} cores (${r.machine.cpu}), ${r.machine.memoryGiB} GiB memory, ${r.machine.platform}
 - ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}
 
-## 1. Append, SQLite (WAL, synchronous=FULL)
-
-${r.sizes.append.streams * r.sizes.append.perStream} events: ${r.sizes.append.streams} repository streams × ${r.sizes.append.perStream} (RepositoryCreated, then ImageTagged moving tags). One writer appends them round-robin; "64 writers" run one async writer per stream at once. Every run starts from an empty database in os.tmpdir().
-
-${table('append')}
-
+${appendSection(r)}
 ## 2. Read and replay
 
 ${r.sizes.read.streams * r.sizes.read.perStream} events: ${r.sizes.read.streams} repositories × ${r.sizes.read.perStream} (creates, tag moves, some untags and visibility changes), read.db at WAL/NORMAL. Each contender runs in its own process; peak RSS is that process's maxRSS over its runs (it includes Node + loaded modules, about ${Math.round(r.rows.find((x) => x.baselineRssMiB)?.baselineRssMiB ?? 0)} MiB before the first run).

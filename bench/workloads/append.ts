@@ -80,12 +80,14 @@ export async function strataCommand(dir: string, streams: BenchEvent[][], writer
   }
   // The image resolver, content store and read models are not used by these commands (digests, not references).
   const handler = new ExecuteCommandHandler(store, { publishAll: () => undefined } as never, new Metrics(), {} as never, {} as never, {} as never);
+  const setup = store.groupCommitStats(); // the image appends above are not the workload's
   let events = 0;
   const ms = await drive(streams, writers, async (e) => {
     const reply = await handler.execute(new ExecuteCommand(e.command.name, e.command.input, metaOf(e)));
     events += reply.events.length;
   });
-  const stats = store.groupCommitStats();
+  const end = store.groupCommitStats();
+  const stats = { appends: end.appends - setup.appends, transactions: end.transactions - setup.transactions };
   await store.close();
   if (events !== count(streams)) throw new Error(`command path appended ${events} events, expected ${count(streams)}`);
   return { ms, events, extra: { appendsPerTransaction: stats.appends / stats.transactions } };

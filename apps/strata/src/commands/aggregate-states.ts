@@ -86,16 +86,15 @@ export class AggregateStates {
   }
 }
 
-/** Objects frozen by `freeze`: deeply frozen, so a state built on them need not walk them again. */
-const frozen = new WeakSet<object>();
-
-/** Freezes a state in place, deeply (what evolve kept of an earlier frozen state is not walked again). */
+/**
+ * Freezes a state in place, deeply. A frozen part is not walked again: what evolve kept of an earlier
+ * state was frozen here, deeply, and everything else in a state is made by evolve or initialState, or
+ * copied by plainCopy.
+ */
 function freeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || frozen.has(value)) return value;
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
   for (const child of Object.values(value)) freeze(child);
-  Object.freeze(value);
-  frozen.add(value);
-  return value;
+  return Object.freeze(value);
 }
 
 /**

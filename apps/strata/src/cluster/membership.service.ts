@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { CommandBus } from '@nestjs/cqrs';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { CommandReply, NodeView } from '@strata/api';
-import { fold, nodeDecider, type CommandMeta, type NodeEvent, type NodeInfo } from '@strata/domain';
+import { fold, nodeDecider, type CommandMeta, type NodeEvent, type NodeFailover, type NodeInfo } from '@strata/domain';
 import type { ReadModel } from '@strata/projections';
 import { ExecuteCommand } from '../commands/execute-command.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
@@ -21,11 +21,36 @@ interface Heartbeat {
   address: string;
 }
 
+/** A failover the log says is not completed, with what a node needs to decide whether to run it. */
+export interface PendingFailover extends NodeFailover {
+  /** The lost node. */
+  nodeId: string;
+  /** Position of its NodeFailoverStarted: a stranded container started after it was started by someone else. */
+  startedAt: number;
+  /** When its runner was last chosen (the loss, or the last takeover). */
+  since: string;
+  /** Its runner still beats. */
+  runnerAlive: boolean;
+}
+
+/** What the Failover does for the membership: plan a loss, run the failover of one, and look at unfinished ones every tick. */
+export interface FailoverHandler {
+  /** The containers a loss of `nodeId` strands, recorded with the loss (NodeFailoverStarted). */
+  plan(nodeId: string): Promise<string[]>;
+  /** This node declared the loss (exactly one node per loss): it runs the failover. Must not block. */
+  declared(failover: PendingFailover): void;
+  /** After every heartbeat: the failovers not completed, for the ones to resume or take over. */
+  tick(pending: PendingFailover[]): Promise<void>;
+}
+
+type NodeEventRow = { event: NodeEvent; occurredAt: string; position: number };
+
 /**
  * Cluster membership (only on NATS): the node joins with NodeJoined, beats in a KV bucket with a TTL,
  * leaves with NodeLeft, and watches the others: a ready node whose key expired is declared lost, once
  * (the decider refuses a second NodeLost, and every declarer uses the same command id). What follows a
- * loss (its containers) is the Failover's business, told through `onLost`.
+ * loss (its containers) is the Failover's business: it plans it (recorded with the loss), runs it on the
+ * declarer, and is shown the unfinished failovers every tick, to resume or take over.
  */
 @Injectable()
 export class Membership implements OnModuleDestroy {
@@ -35,7 +60,7 @@ export class Membership implements OnModuleDestroy {
   private ticking: Promise<void> | null = null;
   private address = '';
   private stopped = false;
-  private readonly lostListeners: Array<(nodeId: string, meta: CommandMeta) => Promise<void>> = [];
+  private failover: FailoverHandler | null = null;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
@@ -72,14 +97,17 @@ export class Membership implements OnModuleDestroy {
     this.logger.log({ msg: `joined the cluster as ${this.config.nodeId}`, address: this.address, ttlMs: this.config.nodeTtlMs });
   }
 
-  /** Runs `listener` on the node that declared a node lost (exactly one node per loss). */
-  onLost(listener: (nodeId: string, meta: CommandMeta) => Promise<void>): void {
-    this.lostListeners.push(listener);
+  /** The Failover: plans and runs what follows a loss (one handler). */
+  useFailover(handler: FailoverHandler): void {
+    this.failover = handler;
   }
 
   async nodes(model?: ReadModel): Promise<NodeView[]> {
     const read = model ?? this.reads.engine.readModel();
-    const events = await nodeEvents(read);
+    return this.viewsOf(read, await nodeEvents(read));
+  }
+
+  private async viewsOf(read: ReadModel, events: Map<string, NodeEventRow[]>): Promise<NodeView[]> {
     const containers = await read.listContainers(true);
     const views: NodeView[] = [];
     for (const [nodeId, list] of events) {
@@ -105,6 +133,35 @@ export class Membership implements OnModuleDestroy {
     return (await this.nodes()).map((n) => ({ nodeId: n.nodeId, status: n.status, alive: n.alive, capacity: n.capacity, containers: n.containers }));
   }
 
+  /** Failovers the log (as the read model has it) says are not completed, oldest loss first. */
+  async pendingFailovers(events?: Map<string, NodeEventRow[]>): Promise<PendingFailover[]> {
+    const byNode = events ?? (await nodeEvents(this.reads.engine.readModel()));
+    const pending: PendingFailover[] = [];
+    for (const [nodeId, list] of byNode) {
+      const state = fold(nodeDecider, list.map((e) => e.event) as never[]);
+      for (const f of state.failovers) {
+        const mine = list.filter((e) => (e.event.type === 'NodeFailoverStarted' || e.event.type === 'NodeFailoverTakenOver') && e.event.data.failoverId === f.failoverId);
+        const started = mine.find((e) => e.event.type === 'NodeFailoverStarted');
+        if (!started) continue;
+        pending.push({ ...f, nodeId, startedAt: started.position, since: mine.at(-1)!.occurredAt, runnerAlive: (await this.heartbeatOf(f.runner)) !== null });
+      }
+    }
+    return pending.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /**
+   * Takes a failover over from its runner (gone, or too slow). Every node that saw the same runner sends
+   * the same command id, and the decider compares the runner: true for exactly one of them.
+   */
+  async takeOver(failover: PendingFailover): Promise<boolean> {
+    const reply = await this.execute(
+      'TakeOverNodeFailover',
+      { nodeId: failover.nodeId, failoverId: failover.failoverId, from: failover.runner, by: this.config.nodeId },
+      `takeover-${failover.failoverId}-${failover.takeovers + 1}`,
+    );
+    return !reply.duplicate && reply.events.includes('NodeFailoverTakenOver');
+  }
+
   private async heartbeatOf(nodeId: string): Promise<Heartbeat | null> {
     if (!this.kv) return null;
     const entry = await this.kv.get(nodeId).catch(() => null);
@@ -116,28 +173,49 @@ export class Membership implements OnModuleDestroy {
     await this.kv?.put(this.config.nodeId, JSON.stringify({ at: new Date().toISOString(), address: this.address } satisfies Heartbeat));
   }
 
-  /** One heartbeat, then a look at the others. Errors (a NATS outage) are logged; the next tick tries again. */
+  /** One heartbeat, then a look at the others and at unfinished failovers. Errors (a NATS outage) are logged; the next tick tries again. */
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
       await this.beat();
-      for (const node of await this.nodes()) {
+      const read = this.reads.engine.readModel();
+      const events = await nodeEvents(read);
+      let declared = false;
+      for (const node of await this.viewsOf(read, events)) {
         if (node.nodeId === this.config.nodeId || node.alive) continue;
         if (node.status !== 'ready' && node.status !== 'draining') continue;
         await this.declareLost(node);
+        declared = true;
       }
+      // After a declaration the node events are read again: the new loss may strand a failover its node was running.
+      if (this.failover && !this.stopped) await this.failover.tick(await this.pendingFailovers(declared ? undefined : events));
     } catch (error) {
       this.logger.warn({ msg: 'cluster tick failed', error: String(error) });
     }
   }
 
   private async declareLost(node: NodeView): Promise<void> {
+    // The plan: what the loss strands, recorded with it, so that whoever finishes the failover works from the same list.
+    const containers = this.failover ? await this.failover.plan(node.nodeId) : [];
+    const failoverId = `failover-${node.nodeId}-${node.joinedAt ? Date.parse(node.joinedAt) : 0}`;
     // The same command id on every surviving node: one NodeLost, and exactly one of them is told "appended".
-    const reply = await this.execute('DeclareNodeLost', { nodeId: node.nodeId, declaredBy: this.config.nodeId, lastHeartbeat: node.lastHeartbeat }, `node-lost-${node.nodeId}-${node.joinedAt}`);
+    const reply = await this.execute(
+      'DeclareNodeLost',
+      { nodeId: node.nodeId, declaredBy: this.config.nodeId, lastHeartbeat: node.lastHeartbeat, failoverId, containers },
+      `node-lost-${node.nodeId}-${node.joinedAt}`,
+    );
     if (reply.duplicate || !reply.events.includes('NodeLost')) return;
-    this.logger.warn({ msg: `node ${node.nodeId} declared lost`, lastHeartbeat: node.lastHeartbeat });
-    const meta = this.meta(`failover-${node.nodeId}-${reply.position}`);
-    for (const listener of this.lostListeners) await listener(node.nodeId, meta);
+    this.logger.warn({ msg: `node ${node.nodeId} declared lost`, lastHeartbeat: node.lastHeartbeat, failover: failoverId, containers: containers.length });
+    this.failover?.declared({
+      nodeId: node.nodeId,
+      failoverId,
+      containers,
+      runner: this.config.nodeId,
+      takeovers: 0,
+      startedAt: reply.position, // the last event of the append: NodeFailoverStarted
+      since: new Date().toISOString(),
+      runnerAlive: true,
+    });
   }
 
   private execute(name: string, input: unknown, commandId: string): Promise<CommandReply> {
@@ -164,14 +242,14 @@ export class Membership implements OnModuleDestroy {
 }
 
 /** Every node event in the read model (the audit log), by node id, in log order. */
-async function nodeEvents(model: ReadModel): Promise<Map<string, Array<{ event: NodeEvent; occurredAt: string }>>> {
-  const byNode = new Map<string, Array<{ event: NodeEvent; occurredAt: string }>>();
+async function nodeEvents(model: ReadModel): Promise<Map<string, NodeEventRow[]>> {
+  const byNode = new Map<string, NodeEventRow[]>();
   for (let after: number | undefined; ; ) {
     const page = await model.queryEvents({ category: 'node', after, limit: 1000 });
     for (const e of page.items) {
       const nodeId = e.streamId.slice('node-'.length);
       const list = byNode.get(nodeId) ?? [];
-      list.push({ event: { type: e.type, schemaVersion: e.schemaVersion, data: e.data } as NodeEvent, occurredAt: e.occurredAt });
+      list.push({ event: { type: e.type, schemaVersion: e.schemaVersion, data: e.data } as NodeEvent, occurredAt: e.occurredAt, position: e.position });
       byNode.set(nodeId, list);
     }
     if (page.next === null) return byNode;

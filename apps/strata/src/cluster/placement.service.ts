@@ -13,7 +13,8 @@ import { pickNode } from './scheduler.js';
 /**
  * Where a new container goes: the node asked for (`--node`), or the scheduler's pick among ready,
  * alive nodes with room. Created here when that is this node, otherwise routed to it; the node that
- * creates a container owns it for life.
+ * creates a container owns it for life. The container's id derives from the command id, so the same
+ * create run twice, even with a different node picked the second time, makes one container.
  */
 @Injectable()
 export class Placement {
@@ -32,6 +33,9 @@ export class Placement {
       if (node && node !== this.config.nodeId) throw new ApiError(404, 'NODE_NOT_FOUND', `no node ${node}: this node (${this.config.nodeId}) runs alone, without NATS`, { nodeId: node });
       return this.containers.create(rest, meta);
     }
+    // The same create run again (a retry, a failover taken over): answered with what the first run made, wherever that is.
+    const earlier = await this.containers.createdBefore(meta);
+    if (earlier) return earlier;
     const target = await this.target(node);
     if (target === this.config.nodeId) return this.createHere(rest, meta);
     return this.router.forward<ContainerReply>(target, 'CreateContainer', { ...rest, node: target }, meta);

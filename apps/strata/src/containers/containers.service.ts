@@ -12,7 +12,7 @@ import {
 } from '@strata/domain';
 import { unpackImage, type ContentStore, type OpenedSnapshotter } from '@strata/layers';
 import type { Runtime } from '@strata/runtime';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
@@ -49,10 +49,31 @@ export class ContainersService {
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
   ) {}
 
-  /** `docker create`: reserve the name, unpack the image, prepare the writable layer, record it. */
+  /**
+   * `docker create`: reserve the name, unpack the image, prepare the writable layer, record it. The
+   * container's id derives from the command id, so running the same create again (a retried request,
+   * a failover re-run by the node that took it over, on this node or another) finds the container the
+   * first run recorded and answers with it instead of making a second one.
+   */
   async create(request: CreateContainerRequest, meta: CommandMeta): Promise<ContainerReply> {
+    const id = containerIdFor(meta.commandId);
+    return this.serializedId(id, async () => (await this.createdBefore(meta)) ?? this.createNow(id, request, meta));
+  }
+
+  /** The container an earlier run of this create recorded (on any node), or null if none did. */
+  async createdBefore(meta: CommandMeta): Promise<ContainerReply | null> {
+    const id = containerIdFor(meta.commandId);
+    const { state } = await this.resolver.state(id);
+    if (state.status === 'none') return null;
+    if (state.status === 'removed') {
+      throw conflict('CONTAINER_REMOVED', `this create (command ${meta.commandId}) was done before, and its container ${id.slice(0, 12)} has been removed since`, { container: id });
+    }
+    const view = await this.resolver.resolve(id);
+    return { container: view, commands: [], position: view.position };
+  }
+
+  private async createNow(id: string, request: CreateContainerRequest, meta: CommandMeta): Promise<ContainerReply> {
     const image = await this.images.resolve(request.image);
-    const id = randomBytes(32).toString('hex');
     const name = assertContainerName(request.name ?? randomContainerName());
     const restartPolicy = parseRestartPolicy(request.restart);
     const config = mergeRunConfig(
@@ -63,7 +84,16 @@ export class ContainersService {
       },
       { hostname: id.slice(0, 12) },
     );
-    const commands: CommandReply[] = [await this.steps.run(meta, 'reserve-name', 'ReserveContainerName', { name, containerId: id })];
+    // An earlier run of this command that failed gave its name back (release-name); this run reserves it
+    // again under the next step id, since the first reservation's id is answered from the log.
+    let attempt = 0;
+    let reserved: CommandReply;
+    for (;;) {
+      reserved = await this.steps.run(meta, attemptStep('reserve-name', attempt), 'ReserveContainerName', { name, containerId: id });
+      if (!reserved.duplicate || !(await this.steps.done(meta, attemptStep('release-name', attempt)))) break;
+      attempt++;
+    }
+    const commands: CommandReply[] = [reserved];
     const snapshotter = this.snapshots.snapshotter;
     try {
       const topChainId = await unpackImage(
@@ -72,6 +102,8 @@ export class ContainersService {
         image.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, chainId: l.chainId })),
         { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid },
       );
+      // A writable layer under this id can only be left by an earlier run of this create that died before recording it.
+      await snapshotter.remove(snapshotKeyOf(id)).catch(() => undefined);
       await snapshotter.prepare(snapshotKeyOf(id), await this.initLayer(topChainId));
       const container: ContainerCreatedData = {
         id,
@@ -84,9 +116,16 @@ export class ContainersService {
       };
       commands.push(await this.steps.run(meta, 'create', 'CreateContainer', { container }));
     } catch (error) {
+      // Another run of the same command recorded the container first (on another node: its layer is there, not here).
+      const { state } = await this.resolver.state(id).catch(() => ({ state: null }));
+      if (state && state.status !== 'none') {
+        if (state.nodeId !== this.config.nodeId) await snapshotter.remove(snapshotKeyOf(id)).catch(() => undefined);
+        const earlier = await this.createdBefore(meta);
+        if (earlier) return earlier;
+      }
       // Nothing half-made stays behind: the writable layer and the name go again.
       await snapshotter.remove(snapshotKeyOf(id)).catch(() => undefined);
-      await this.steps.run(meta, 'release-name', 'ReleaseContainerName', { name, containerId: id }).catch(() => undefined);
+      await this.steps.run(meta, attemptStep('release-name', attempt), 'ReleaseContainerName', { name, containerId: id }).catch(() => undefined);
       throw error;
     }
     return this.answer(id, commands);
@@ -94,6 +133,9 @@ export class ContainersService {
 
   private async startNow(ref: string, meta: CommandMeta): Promise<ContainerReply> {
     const c = await this.owned(ref);
+    // A start run again with the same command id (a retried request, a failover taken over) launches nothing twice.
+    const done = await this.steps.done(meta, 'start');
+    if (done) return this.answer(c.id, [done]);
     assertTransition((await this.resolver.state(c.id)).state, 'start', ref);
     const position = await this.processes.launch(c, meta, false);
     return this.answerAt(c.id, position);
@@ -217,6 +259,10 @@ export class ContainersService {
 
   private async serialized<T>(ref: string, work: () => Promise<T>): Promise<T> {
     const { id } = await this.resolver.resolve(ref);
+    return this.serializedId(id, work);
+  }
+
+  private serializedId<T>(id: string, work: () => Promise<T>): Promise<T> {
     const before = this.verbLocks.get(id) ?? Promise.resolve();
     const run = before.then(work, work);
     const tail = run.then(
@@ -315,6 +361,12 @@ export class ContainersService {
     return { container: await this.resolver.viewAt(id, position), commands: [], position };
   }
 }
+
+/** The id of the container a create with this command id makes: the same on every node and every run. */
+export const containerIdFor = (commandId: string) => createHash('sha256').update(`container/${commandId}`).digest('hex');
+
+/** The first run's step id, then `<step>-2`, `-3`… for the runs after a failed one. */
+const attemptStep = (step: string, attempt: number) => (attempt === 0 ? step : `${step}-${attempt + 1}`);
 
 /** "TERM", "SIGTERM", "15" → "SIGTERM", as docker kill -s takes them. */
 export function normalizeSignal(signal: string): string {

@@ -21,11 +21,22 @@ export interface ProjectionLogger {
 }
 
 export interface ProjectionEngineOptions {
-  /** Path of read.db; a replay builds `<path>.replay` next to it. */
+  /** Path of read.db; a replay builds `<path>.replay` next to it, a fresh read.db `<path>.build`. */
   path: string;
   store: EventStore;
-  /** Events per transaction (default 500). */
+  /** Events per transaction while following (default 500). */
   batchSize?: number;
+  /**
+   * Events per transaction of a build from position 0 into a scratch file (replay, a fresh read.db,
+   * time travel); nobody waits on its batches, so bigger ones cost less per event (default 2000).
+   */
+  rebuildBatchSize?: number;
+  /**
+   * A read.db where no projector has applied anything, with the log's head at least this far ahead, is
+   * built the way replay builds (scratch file, indexes after the load, then swapped in) rather than row
+   * by row in place (default 10,000 positions; Infinity: never).
+   */
+  buildFreshFrom?: number;
   logger?: ProjectionLogger;
   /** Default: PROJECTORS. */
   projectors?: readonly Projector[];
@@ -77,6 +88,8 @@ export class ProjectionEngine implements ReadModel {
   private readonly store: EventStore;
   private readonly path: string;
   private readonly batchSize: number;
+  private readonly rebuildBatchSize: number;
+  private readonly buildFreshFrom: number;
   private readonly logger: ProjectionLogger;
   private readonly projectors: readonly Projector[];
   private readonly retryDelayMs: number;
@@ -89,6 +102,10 @@ export class ProjectionEngine implements ReadModel {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<Waiter>();
   private replayRun: Promise<unknown> | null = null;
+  /** A fresh read.db being built in a scratch file (the follower's and catchUp()'s, shared). */
+  private freshBuild: Promise<void> | null = null;
+  /** A fresh build failed once: not tried again (each retry would start from 0), catch-up goes row by row. */
+  private freshBuildFailed = false;
   /** The last error that stopped following (null once a batch applies again). */
   lastError: Error | null = null;
 
@@ -118,6 +135,8 @@ export class ProjectionEngine implements ReadModel {
     this.store = options.store;
     this.path = options.path;
     this.batchSize = options.batchSize ?? 500;
+    this.rebuildBatchSize = options.rebuildBatchSize ?? 2000;
+    this.buildFreshFrom = options.buildFreshFrom ?? 10_000;
     this.logger = options.logger ?? defaultLogger;
     this.projectors = projectors;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
@@ -143,7 +162,8 @@ export class ProjectionEngine implements ReadModel {
 
   /** Applies everything up to the log's current head now (also when not started). */
   async catchUp(): Promise<number> {
-    return catchUp(this.store, this.db, { batchSize: this.batchSize, onBatch: () => this.applied() });
+    const built = await this.buildIfFresh();
+    return built + (await catchUp(this.store, this.db, { batchSize: this.batchSize, onBatch: () => this.applied() }));
   }
 
   private follow(): void {
@@ -153,7 +173,9 @@ export class ProjectionEngine implements ReadModel {
   }
 
   private async runFollower(f: Follower): Promise<void> {
-    // A long backlog is read in plain batches first…
+    // A fresh read.db facing a long log is built aside and swapped in; a long backlog is read in plain batches…
+    await this.buildIfFresh(() => f.stopped);
+    if (f.stopped) return;
     await catchUp(this.store, this.db, { batchSize: this.batchSize, onBatch: () => this.applied(), shouldStop: () => f.stopped });
     if (f.stopped) return;
     // …then the subscription delivers new events as they are appended.
@@ -305,18 +327,17 @@ export class ProjectionEngine implements ReadModel {
   private async runReplay(onProgress?: (progress: ReplayProgress) => void): Promise<ReplaySummary> {
     const started = performance.now();
     const scratchPath = `${this.path}.replay`;
-    await removeDatabaseFiles(scratchPath); // what a replay that died left behind
-    let fresh: ReadDatabase | null = await ReadDatabase.open({ path: scratchPath, projectors: this.projectors, mode: 'scratch' });
+    let head = await this.store.head();
+    let events = 0;
+    const report = (position: number, applied: number) => {
+      head = Math.max(head, position);
+      onProgress?.({ kind: 'progress', position, head, events: events + applied });
+    };
+    report(0, 0);
+    const built = await this.buildScratch(scratchPath, { onBatch: report });
+    let fresh: ReadDatabase | null = built.db;
+    events += built.events;
     try {
-      let head = await this.store.head();
-      let events = 0;
-      const report = (position: number, applied: number) => {
-        head = Math.max(head, position);
-        onProgress?.({ kind: 'progress', position, head, events: events + applied });
-      };
-      report(0, 0);
-      events += await catchUp(this.store, fresh, { batchSize: this.batchSize, onBatch: report });
-
       await this.halt();
       try {
         const target = await this.store.head();
@@ -339,6 +360,73 @@ export class ProjectionEngine implements ReadModel {
         await removeDatabaseFiles(scratchPath).catch(() => {});
       }
     }
+  }
+
+  /**
+   * Every read model from position 0 into a new file at `scratchPath` (what a build that died left
+   * there is removed first): no WAL, no fsync, secondary indexes made after the load, big batches.
+   * Returns it with its indexes made; when `shouldStop` ended it early, as far as it got (the caller
+   * throws it away). On an error the file is removed.
+   */
+  private async buildScratch(
+    scratchPath: string,
+    options: { onBatch?: (position: number, events: number) => void; shouldStop?: () => boolean } = {},
+  ): Promise<{ db: ReadDatabase; events: number }> {
+    await removeDatabaseFiles(scratchPath);
+    const db = await ReadDatabase.open({ path: scratchPath, projectors: this.projectors, mode: 'scratch', deferIndexes: true });
+    try {
+      const events = await catchUp(this.store, db, { batchSize: this.rebuildBatchSize, onBatch: options.onBatch, shouldStop: options.shouldStop });
+      if (!options.shouldStop?.()) db.createIndexes();
+      return { db, events };
+    } catch (error) {
+      await db.close().catch(() => {});
+      await removeDatabaseFiles(scratchPath).catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * When no projector of read.db has applied anything and the log is long (buildFreshFrom), builds the
+   * read models in `<path>.build` and swaps that in (as replay does: a crash leaves the empty read.db
+   * or the whole new one). Queries meanwhile answer from the empty read.db, as during any catch-up.
+   * Returns the events applied (0 when it did not build, or was stopped).
+   */
+  private async buildIfFresh(shouldStop: () => boolean = () => false): Promise<number> {
+    if (this.freshBuildFailed || !this.db.isEmpty()) return 0;
+    if (!this.freshBuild) {
+      const head = await this.store.head();
+      if (head === 0 || head < this.buildFreshFrom) return 0;
+    }
+    if (this.freshBuild || !this.db.isEmpty()) {
+      await this.freshBuild; // another caller is building it (follower and catchUp() share one build)
+      return 0;
+    }
+    let events = 0;
+    const build = (async () => {
+      const scratchPath = `${this.path}.build`;
+      const stop = () => this.closed || shouldStop();
+      this.logger.log(`read models are empty and the log is long: building them in ${scratchPath}`);
+      const built = await this.buildScratch(scratchPath, { shouldStop: stop });
+      if (stop()) {
+        await built.db.close().catch(() => {});
+        await removeDatabaseFiles(scratchPath).catch(() => {});
+        return;
+      }
+      await this.swapIn(built.db, scratchPath);
+      events = built.events;
+      this.logger.log(`read models built: ${events} events, position ${this.position()}`);
+      this.applied();
+    })();
+    this.freshBuild = build
+      .catch((error: unknown) => {
+        this.freshBuildFailed = true;
+        throw error;
+      })
+      .finally(() => {
+        this.freshBuild = null;
+      });
+    await this.freshBuild;
+    return events;
   }
 
   private async swapIn(rebuilt: ReadDatabase, rebuiltPath: string): Promise<void> {
@@ -377,7 +465,7 @@ export class ProjectionEngine implements ReadModel {
   /** The read models as they were at a position or time; close() the result after use. */
   async at(point: TimeTravelPoint): Promise<TimeTravelReadModel> {
     const position = await this.resolvePosition(point);
-    return TimeTravelReadModel.build(this.store, this.projectors, position, this.batchSize);
+    return TimeTravelReadModel.build(this.store, this.projectors, position, this.rebuildBatchSize);
   }
 
   // ---- queries (ReadModel) --------------------------------------------------------------------------
@@ -459,6 +547,7 @@ export class ProjectionEngine implements ReadModel {
     this.running = false;
     await this.replayRun?.catch(() => {});
     await this.halt();
+    await this.freshBuild?.catch(() => {});
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
       waiter.resolve(false);

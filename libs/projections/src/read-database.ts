@@ -19,6 +19,13 @@ export interface ReadDatabaseOptions {
   path: string;
   projectors: readonly Projector[];
   mode: ReadDatabaseMode;
+  /**
+   * A build from position 0 (replay, time travel, a fresh read.db): the secondary indexes are dropped
+   * at open, while every table is still empty, and made again by createIndexes() after the load — one
+   * sort each instead of a random B-tree insert per row. Primary keys and UNIQUE constraints stay.
+   * Ignored when a projector has already applied something.
+   */
+  deferIndexes?: boolean;
 }
 
 export interface ProjectorPosition {
@@ -34,6 +41,8 @@ export class ReadDatabase {
   /** Committed checkpoint of each projector; only changed after a commit. */
   private readonly positions = new Map<string, number>();
   private readonly applyInTransaction: (events: EventEnvelope[]) => void;
+  /** The CREATE INDEX statements dropped at open (deferIndexes), until createIndexes() runs them. */
+  private deferredIndexes: string[] = [];
 
   static async open(options: ReadDatabaseOptions): Promise<ReadDatabase> {
     const dataSource = new DataSource({
@@ -54,7 +63,9 @@ export class ReadDatabase {
     });
     await dataSource.initialize();
     try {
-      return new ReadDatabase(dataSource, options.projectors);
+      const db = new ReadDatabase(dataSource, options.projectors);
+      if (options.deferIndexes && db.isEmpty()) db.dropSecondaryIndexes();
+      return db;
     } catch (error) {
       await dataSource.destroy();
       throw error;
@@ -116,6 +127,29 @@ export class ReadDatabase {
     })();
   }
 
+  /** Drops the indexes the schema declares (not those of primary keys and UNIQUE constraints: their `sql` is NULL). */
+  private dropSecondaryIndexes(): void {
+    const indexes = this.raw
+      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+      .all() as Array<{ name: string; sql: string }>;
+    this.raw.transaction(() => {
+      for (const index of indexes) this.raw.prepare(`DROP INDEX "${index.name.replace(/"/g, '""')}"`).run();
+    })();
+    this.deferredIndexes = indexes.map((index) => index.sql);
+  }
+
+  /**
+   * Makes the indexes deferred at open again, with their very statements (the schema ends up as if
+   * they had never been dropped). A no-op when none were deferred; run it before the file is used.
+   */
+  createIndexes(): void {
+    if (this.deferredIndexes.length === 0) return;
+    this.raw.transaction(() => {
+      for (const sql of this.deferredIndexes) this.raw.prepare(sql).run();
+    })();
+    this.deferredIndexes = [];
+  }
+
   /**
    * Applies events (ascending positions) to every projector that has not seen them, and advances the
    * checkpoints to the last one — in one transaction: all of it or nothing. Events no projector knows
@@ -126,6 +160,12 @@ export class ReadDatabase {
     this.applyInTransaction(events);
     const last = events[events.length - 1].position;
     for (const [name, position] of this.positions) if (last > position) this.positions.set(name, last);
+  }
+
+  /** No projector has applied anything yet (its tables are empty: rows and checkpoints move together). */
+  isEmpty(): boolean {
+    for (const position of this.positions.values()) if (position > 0) return false;
+    return true;
   }
 
   /** The position every projector has reached. */

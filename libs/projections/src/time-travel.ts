@@ -19,9 +19,10 @@ export class TimeTravelReadModel extends SqliteReadModel {
   }
 
   static async build(store: EventStore, projectors: readonly Projector[], position: number, batchSize: number) {
-    const db = await ReadDatabase.open({ path: ':memory:', projectors, mode: 'scratch' });
+    const db = await ReadDatabase.open({ path: ':memory:', projectors, mode: 'scratch', deferIndexes: true });
     try {
       await catchUp(store, db, { batchSize, until: position });
+      db.createIndexes();
     } catch (error) {
       await db.close();
       throw error;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,9 +17,9 @@ describe('ProjectionEngine', () => {
     engines.push(engine);
     return engine;
   };
-  /** A read.db that applied the whole log in one go: what every other path must reproduce. */
+  /** A read.db that applied the whole log in one go, in place: what every other path must reproduce. */
   const referenceChecksum = async () => {
-    const engine = await open(`reference-${engines.length}.db`, { batchSize: 10_000 });
+    const engine = await open(`reference-${engines.length}.db`, { batchSize: 10_000, buildFreshFrom: Infinity });
     await engine.catchUp();
     return engine.checksum();
   };
@@ -166,5 +167,98 @@ describe('ProjectionEngine', () => {
     expect((await reopened.tagHistory('app-1'))).toEqual([]);
     await reopened.catchUp();
     expect(await reopened.checksum()).toBe(before);
+  });
+
+  /** The schema as SQLite keeps it: tables and indexes, each with its statement. */
+  const schemaOf = async (path: string) => {
+    const Database = (await import('better-sqlite3')).default;
+    const raw = new Database(path, { readonly: true });
+    try {
+      return raw.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name').all();
+    } finally {
+      raw.close();
+    }
+  };
+
+  it('a fresh read.db facing a long log is built aside and swapped in: same rows, same schema', async () => {
+    await randomHistory(store, 1200, 21);
+    const head = await store.head();
+    const reference = await referenceChecksum();
+    const logs: string[] = [];
+    const engine = await open('read.db', { buildFreshFrom: 100, rebuildBatchSize: 300, logger: { ...silent, log: (m: string) => logs.push(m) } });
+    engine.start();
+    expect(await engine.waitFor(head, 20_000)).toBe(true);
+    expect(logs.some((m) => m.includes('building them in'))).toBe(true);
+    expect(await engine.checksum()).toBe(reference);
+    expect(existsSync(join(dir.dir, 'read.db.build'))).toBe(false);
+    // Still following after the swap.
+    const [event] = await new RepositoryDriver(store).run({ type: 'TagImage', name: 'after-build', tag: 'latest', digest: digest(1) });
+    expect(await engine.waitFor(event.position, 5000)).toBe(true);
+    expect((await engine.listTags('after-build')).map((t) => t.digest)).toEqual([digest(1)]);
+    await engine.close();
+    engines.splice(engines.indexOf(engine), 1);
+    // The indexes dropped for the load are back, as an in-place build has them.
+    expect(await schemaOf(join(dir.dir, 'read.db'))).toEqual(await schemaOf(join(dir.dir, 'reference-0.db')));
+  });
+
+  it('a fresh build that fails leaves the empty read.db and no scratch file; the next one completes it', async () => {
+    await randomHistory(store, 600, 5);
+    const crashing: Projector = {
+      ...auditLogProjector,
+      apply(event, writer) {
+        if (event.position === 450) throw new Error('crash in the middle of a build');
+        auditLogProjector.apply(event, writer);
+      },
+    };
+    const logs: string[] = [];
+    const broken = await open('read.db', {
+      buildFreshFrom: 1,
+      rebuildBatchSize: 100,
+      batchSize: 100,
+      projectors: [...PROJECTORS.filter((p) => p !== auditLogProjector), crashing],
+      logger: { ...silent, log: (m: string) => logs.push(m) },
+    });
+    await expect(broken.catchUp()).rejects.toThrow('crash in the middle of a build');
+    expect(broken.position()).toBe(0);
+    expect((await broken.queryEvents({ limit: 10 })).items).toEqual([]);
+    expect(existsSync(join(dir.dir, 'read.db.build'))).toBe(false);
+    // Not built from 0 again on the next try (a retry loop would redo the whole build each time): row by row instead.
+    await expect(broken.catchUp()).rejects.toThrow('crash in the middle of a build');
+    expect(broken.position()).toBe(400);
+    expect(logs.filter((m) => m.includes('building them in'))).toHaveLength(1);
+    await broken.close();
+    engines.splice(engines.indexOf(broken), 1);
+
+    const fixed = await open('read.db', { buildFreshFrom: 1, rebuildBatchSize: 100 });
+    await fixed.catchUp();
+    expect(fixed.position()).toBe(await store.head());
+    expect(await fixed.checksum()).toBe(await referenceChecksum());
+  });
+
+  it('closing during a fresh build stops it and leaves the empty read.db', async () => {
+    await randomHistory(store, 1500, 13);
+    const engine = await open('read.db', { buildFreshFrom: 1, rebuildBatchSize: 50 });
+    engine.start();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await engine.close();
+    engines.splice(engines.indexOf(engine), 1);
+    expect(existsSync(join(dir.dir, 'read.db.build'))).toBe(false);
+    const reopened = await open('read.db', { buildFreshFrom: 1 });
+    // Either the build had finished (whole) or it left nothing: never half a build.
+    expect([0, await store.head()]).toContain(reopened.position());
+    await reopened.catchUp();
+    expect(await reopened.checksum()).toBe(await referenceChecksum());
+  });
+
+  it('a replay swaps in a read.db with the same schema as one built in place', async () => {
+    await randomHistory(store, 300, 17);
+    const engine = await open('read.db', { buildFreshFrom: Infinity });
+    await engine.catchUp();
+    const before = await schemaOf(join(dir.dir, 'read.db'));
+    const result = await engine.replay();
+    expect(result.checksumAfter).toBe(result.checksumBefore);
+    await engine.close();
+    engines.splice(engines.indexOf(engine), 1);
+    expect(await schemaOf(join(dir.dir, 'read.db'))).toEqual(before);
   });
 });

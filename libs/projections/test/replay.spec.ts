@@ -18,7 +18,8 @@ describe('replay', () => {
     dir = await tempDir();
     store = openStore(join(dir.dir, 'strata.db'));
     readDb = join(dir.dir, 'read.db');
-    engine = await ProjectionEngine.open({ path: readDb, store, logger: silent, batchSize: 500 });
+    // Rebuild batches as small as the live ones: the tests below see progress (and append) batch by batch.
+    engine = await ProjectionEngine.open({ path: readDb, store, logger: silent, batchSize: 500, rebuildBatchSize: 500 });
   });
   afterEach(async () => {
     await engine.close();

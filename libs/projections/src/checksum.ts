@@ -14,6 +14,10 @@ export interface ChecksumOptions {
 
 const POSITION_COLUMNS = new Set(['position']);
 
+/** Rows per read of a checksum. */
+const CHECKSUM_PAGE = 2000;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
 const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 
 /**
@@ -31,13 +35,42 @@ export function readModelChecksum(dataSource: DataSource, raw: Database.Database
       .map((c) => c.databaseName)
       .filter((c) => !(options.portable && POSITION_COLUMNS.has(c)))
       .sort();
-    const key = meta.primaryColumns.map((c) => quote(c.databaseName)).join(', ');
+    const keyColumns = meta.primaryColumns.map((c) => c.databaseName);
+    const key = keyColumns.map(quote).join(', ');
     hash.update(`${JSON.stringify([meta.tableName, columns])}\n`);
-    const rows = raw
-      .prepare(`SELECT ${columns.map(quote).join(', ')} FROM ${quote(meta.tableName)} ORDER BY ${key}`)
-      .raw(true)
-      .iterate();
-    for (const row of rows) hash.update(`${JSON.stringify(row)}\n`);
+    const list = columns.map(quote).join(', ');
+    // Rows JSON.stringify would write otherwise: a REAL (1e+21, where SQLite writes 1.0e+21) or an
+    // integer beyond ±2^53 (JavaScript reads it rounded), found in the columns without TEXT affinity
+    // (SQLite stores a number given to a TEXT column as text; text in a numeric column counts too).
+    const unlike = meta.columns
+      .filter((c) => c.type !== 'text' && columns.includes(c.databaseName))
+      .map((c) => `typeof(${quote(c.databaseName)}) = 'real' OR ${quote(c.databaseName)} NOT BETWEEN ${-MAX_SAFE} AND ${MAX_SAFE}`);
+    const keys = keyColumns.map(quote);
+    const after = `(${key}) > (${keys.map(() => '?').join(', ')})`;
+    // SQLite writes each row's JSON array itself (json_array): one string per row instead of one per
+    // cell, ~2× faster than JSON.stringify over the cells. Its text equals JSON.stringify's for every
+    // string (escapes included) and every integer JavaScript holds exactly; a row with another number
+    // is written by JSON.stringify, as before. Pages in primary-key order (keyset: each starts after
+    // the last key of the one before); the key columns ride at the end of each row.
+    const page = (where: string) =>
+      raw
+        .prepare(
+          `SELECT json_array(${list}), ${unlike.length > 0 ? unlike.join(' OR ') : '0'}, ${keys.join(', ')}
+           FROM ${quote(meta.tableName)} ${where} ORDER BY ${key} LIMIT ${CHECKSUM_PAGE}`,
+        )
+        .raw(true)
+        .safeIntegers(true); // the keys go back as they came, even beyond 2^53
+    const first = page('');
+    const next = page(`WHERE ${after}`);
+    const cells = raw.prepare(`SELECT ${list} FROM ${quote(meta.tableName)} WHERE (${key}) = (${keys.map(() => '?').join(', ')})`).raw(true);
+    let rows = first.all() as unknown[][];
+    while (rows.length > 0) {
+      let text = '';
+      for (const row of rows) text += `${row[1] ? JSON.stringify(cells.get(...row.slice(2))) : (row[0] as string)}\n`;
+      hash.update(text);
+      if (rows.length < CHECKSUM_PAGE) break;
+      rows = next.all(...rows[rows.length - 1].slice(2)) as unknown[][];
+    }
   }
   return `sha256:${hash.digest('hex')}`;
 }

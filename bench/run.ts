@@ -10,7 +10,7 @@
  *                          commit (e.g. HEAD) instead of the working tree (which others may be changing)
  * Writes results/<date>.json and RESULTS.md (RESULTS.md only from a full run, unless --write-md).
  * With --only=… (and --write-md when --quick), only those workloads' sections (and the notes) of RESULTS.md are
- * replaced (not with read: section 2 is only written by a run of every workload).
+ * replaced; the machine and versions at the top stay those of the run named there.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -214,10 +214,16 @@ async function readWorkload() {
     const rawIt = await run('raw-iterate', 'raw better-sqlite3 iterate()');
     const read = await run('strata-read', 'Strata readAll, pages of 1000');
     const rawRI = await run('raw-read-insert', 'raw iterate() + batched insert of the same rows (500/tx)');
+    const rawRB = await run('raw-read-insert-rebuild', 'raw iterate() + insert at rebuild settings (journal MEMORY, synchronous OFF, 2000/tx, index after the load)');
     const replay = await run('strata-replay', 'Strata ProjectionEngine catch-up from 0 (all projectors)');
-    rows.push(rawIt, rawRI);
+    const adminReplay = await run('strata-admin-replay', 'Strata replay() = POST /admin/replay (rebuild, two checksums, swap)');
+    const target = '≥ 0.5× raw, ≥ 100,000/s, peak RSS < 300 MiB';
+    rows.push(rawIt, rawRI, rawRB);
     rows.push({ ...read, reference: rawIt.name, ratio: read.figure.median / rawIt.figure.median });
-    rows.push({ ...replay, reference: rawRI.name, ratio: replay.figure.median / rawRI.figure.median, target: '≥ 0.5× raw, ≥ 100,000/s, peak RSS < 300 MiB' });
+    // Against the copy at the settings the rebuild itself uses (like for like), and the first reference.
+    rows.push({ ...replay, reference: rawRB.name, ratio: replay.figure.median / rawRB.figure.median, target });
+    rows.push({ ...replay, name: `${replay.name}, against the first reference`, reference: rawRI.name, ratio: replay.figure.median / rawRI.figure.median, peakRssMiB: undefined });
+    rows.push({ ...adminReplay, reference: rawRB.name, ratio: adminReplay.figure.median / rawRB.figure.median, target });
     if (emmettOk) {
       const e = await run('emmett-read', `Emmett readStream of every stream (${em.streams} streams)`, em);
       rows.push({ ...e, reference: read.name, ratio: e.figure.median / read.figure.median });
@@ -355,8 +361,8 @@ mkdirSync(join(here, 'results'), { recursive: true });
 const file = join(here, 'results', `${started.toISOString().slice(0, 19).replace(/:/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${file} (${result.durationS} s)${strayErrors ? `; ignored ${strayErrors} late SQLite errors from a failed Emmett run` : ''}`);
-// Append alone is merged as section 1; read (section 2, with its RSS baseline) still needs a whole file.
-const partial = only && !selected('read');
+// A run of some workloads merges their sections into the RESULTS.md of an earlier run.
+const partial = Boolean(only);
 if (writeMd && partial && existsSync(join(here, 'RESULTS.md'))) {
   let md = readFileSync(join(here, 'RESULTS.md'), 'utf8');
   if (selected('layers')) md = mergeLayers(md, result, file);
@@ -398,6 +404,7 @@ function newSections(r: typeof result, source?: string): { n: number; text: stri
   };
   const node = infos.node ? `node built from ${infos.node as string}` : 'node built from the working tree';
   if (source && rowsOf('append').length) out.push({ n: 1, text: appendSection(r, source) });
+  if (source && rowsOf('read').length) out.push({ n: 2, text: readSection(r, source) });
   if (rowsOf('jetstream').length) {
     const i = infos.jetstream as { appendEvents?: number; readEvents?: number; natsServer?: string } | undefined;
     out.push({ n: 3, text: section('3. JetStream', `${src}nats-server ${i?.natsServer ?? v['nats-server'] ?? '?'} (Debian) on 127.0.0.1, file storage, 1 replica, @nats-io/jetstream ${v['@nats-io/jetstream'] ?? '?'}. Append: the ${i?.appendEvents ?? '?'} events of workload 1's mix (${r.sizes.jetstream.streams} repository streams), one event per message/append, into fresh streams each run; read: a log of ${i?.readEvents ?? '?'} events written through the adapter. ${r.sizes.runs} runs, contenders interleaved.${load(i)}`, rowsOf('jetstream')) });
@@ -450,8 +457,17 @@ ${eventsTable(r, 'append')}
 `;
 }
 
+/** Section 2 (read and replay); `source` as for section 1. */
+function readSection(r: typeof result, source = ''): string {
+  return `## 2. Read and replay
+
+${source ? `${source}\n\n` : ''}${r.sizes.read.streams * r.sizes.read.perStream} events: ${r.sizes.read.streams} repositories × ${r.sizes.read.perStream} (creates, tag moves, some untags and visibility changes). The live read.db runs at WAL/NORMAL; builds from position 0 (a fresh read.db, replay) go into a scratch file at journal MEMORY/synchronous OFF that is fsynced and swapped in. Each contender runs in its own process; peak RSS is that process's maxRSS over its runs (it includes Node + loaded modules, about ${Math.round(r.rows.find((x) => x.baselineRssMiB)?.baselineRssMiB ?? 0)} MiB before the first run).
+
+${eventsTable(r, 'read')}
+`;
+}
+
 function markdown(r: typeof result, jsonFile: string): string {
-  const table = (workload: string) => eventsTable(r, workload);
   const md = `# Strata benchmark results
 
 Generated by \`bench/run.ts\` (${r.mode} run, ${r.date}, ${r.durationS} s); raw data: \`bench/results/${jsonFile.split('/').pop()}\`.
@@ -471,11 +487,6 @@ npm run bench               # full sizes (this file); npm run bench:quick for sm
 - ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}
 
 ${appendSection(r)}
-## 2. Read and replay
-
-${r.sizes.read.streams * r.sizes.read.perStream} events: ${r.sizes.read.streams} repositories × ${r.sizes.read.perStream} (creates, tag moves, some untags and visibility changes), read.db at WAL/NORMAL. Each contender runs in its own process; peak RSS is that process's maxRSS over its runs (it includes Node + loaded modules, about ${Math.round(r.rows.find((x) => x.baselineRssMiB)?.baselineRssMiB ?? 0)} MiB before the first run).
-
-${table('read')}
-${r.rows.some((row) => row.workload === 'layers') ? `\n${layersSection(r.rows.filter((row) => row.workload === 'layers') as Parameters<typeof layersSection>[0], layersInfo, r.sizes.runs)}` : ''}${existsSync(join(here, 'NOTES.md')) ? `\n${readFileSync(join(here, 'NOTES.md'), 'utf8')}` : ''}`;
+${readSection(r)}${r.rows.some((row) => row.workload === 'layers') ? `\n${layersSection(r.rows.filter((row) => row.workload === 'layers') as Parameters<typeof layersSection>[0], layersInfo, r.sizes.runs)}` : ''}${existsSync(join(here, 'NOTES.md')) ? `\n${readFileSync(join(here, 'NOTES.md'), 'utf8')}` : ''}`;
   return newSections(r).reduce((m, x) => mergeSection(m, x.n, x.text), md);
 }

@@ -5,7 +5,7 @@
 import { repositoryStreams } from '../lib/events.ts';
 import { rate, repeat } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
-import { emmettRead, rawIterate, rawReadInsert, strataRead, strataReplay } from './read.ts';
+import { emmettRead, rawIterate, rawReadInsert, rawReadInsertRebuild, strataAdminReplay, strataRead, strataReplay } from './read.ts';
 
 const spec = JSON.parse(process.argv[2]) as {
   contender: string;
@@ -24,7 +24,9 @@ const result = await withTempDir(async (dir) => {
       spec.contender === 'raw-iterate' ? await rawIterate(spec.strataDb)
       : spec.contender === 'strata-read' ? await strataRead(spec.strataDb)
       : spec.contender === 'raw-read-insert' ? await rawReadInsert(spec.strataDb, dir)
+      : spec.contender === 'raw-read-insert-rebuild' ? await rawReadInsertRebuild(spec.strataDb, dir)
       : spec.contender === 'strata-replay' ? await strataReplay(spec.strataDb, dir)
+      : spec.contender === 'strata-admin-replay' ? await strataAdminReplay(spec.strataDb, dir)
       : spec.contender === 'emmett-read' ? await emmettRead(spec.emmettDb, streams)
       : (() => { throw new Error(`unknown contender ${spec.contender}`); })();
     if (expected >= 0 && r.events !== expected) throw new Error(`${spec.contender}: ${r.events} events, expected ${expected}`);

@@ -592,7 +592,12 @@ export class JetStreamEventStore implements EventStore {
             opt_start_seq: Math.max(1, seqOf(last)),
           });
           if (state.closed) return;
-          messages = await consumer.consume();
+          // Heartbeats every second: on a cluster the (R1, ephemeral) consumer lives on one server, and
+          // when that server dies the client's own recovery asks the dead consumer for its info until the
+          // server is back (with its defaults, after 30 s of silence). Two missed heartbeats instead end
+          // these messages, and the loop makes a new consumer from the last event, on a live server.
+          messages = await consumer.consume({ max_messages: 100, expires: 10_000, idle_heartbeat: 1_000 });
+          void abandonWhenSilent(messages);
         } catch (error) {
           if (!this.connected || asUnavailable(error) !== error) {
             await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
@@ -773,6 +778,20 @@ async function retryTimeouts<T>(work: () => Promise<T>, timeoutMs = 30_000): Pro
   }
 }
 
+/** Closes `messages` once two heartbeats in a row are missed (see follow()). */
+async function abandonWhenSilent(messages: ConsumerMessages): Promise<void> {
+  try {
+    for await (const status of messages.status()) {
+      if (status.type === 'heartbeats_missed' && status.count >= 2) {
+        await messages.close();
+        return;
+      }
+    }
+  } catch {
+    // the messages ended: nothing to watch
+  }
+}
+
 function seqOf(position: number): number {
   return Math.floor(position / POSITION_STRIDE);
 }
@@ -793,7 +812,10 @@ export function asUnavailable(error: unknown): unknown {
     error instanceof ConnectionError ||
     error instanceof ClosedConnectionError ||
     (error instanceof JetStreamError && !(error instanceof JetStreamApiError)) ||
-    (error instanceof JetStreamApiError && error.code === 10008); // JetStream temporarily unavailable
+    (error instanceof JetStreamApiError && error.code === 10008) || // JetStream temporarily unavailable
+    // A server shutting down (or restarting) answers that JetStream is not enabled: on a store that
+    // opened, JetStream was there, so this is an outage too (open() reports it as a disabled server).
+    (error as Error | undefined)?.name === 'JetStreamNotEnabled';
   if (!transport) return error;
   return new StoreUnavailableError(`the event log did not answer (${(error as Error).message}): retry with the same Idempotency-Key`, { cause: error });
 }

@@ -92,6 +92,8 @@ export async function jetstreamWorkload(o: JetStreamOptions): Promise<{ rows: Je
       rawPipe: `raw js.publish, pipelined (${PIPELINE} in flight, awaited together)`,
       seq: 'Strata JetStreamEventStore.append, 1 writer',
       conc: `Strata JetStreamEventStore.append, ${o.streams} writers on distinct streams`,
+      seqFresh: 'Strata JetStreamEventStore.append, 1 writer, ids minted by the caller (fresh: no idempotency lookup, as for a command without Idempotency-Key)',
+      concFresh: `Strata JetStreamEventStore.append, ${o.streams} writers on distinct streams, ids minted by the caller (fresh)`,
       rawRead: 'raw ordered consumer (consume(), JSON parsed)',
       readAll: 'Strata readAll, pages of 1000',
       subscribe: 'Strata subscribe(0) (ordered consumer) until the last event',
@@ -111,8 +113,8 @@ export async function jetstreamWorkload(o: JetStreamOptions): Promise<{ rows: Je
       for (const n of names) await jsm.streams.delete(n).catch(() => false);
     };
     const order = interleave(streams);
-    const append = (store: JetStreamEventStore, e: BenchEvent) =>
-      store.append(e.streamId, e.version === 1 ? 'no-stream' : e.version - 1, [proposed(e)], { commandId: `cmd-${e.eventId}` });
+    const append = (store: JetStreamEventStore, e: BenchEvent, fresh = false) =>
+      store.append(e.streamId, e.version === 1 ? 'no-stream' : e.version - 1, [proposed(e)], { commandId: `cmd-${e.eventId}`, fresh });
 
     for (let i = 1; i <= o.runs; i++) {
       await attempt('rawSeq', async () => {
@@ -137,33 +139,35 @@ export async function jetstreamWorkload(o: JetStreamOptions): Promise<{ rows: Je
           await drop([s.name]);
         }
       });
-      await attempt('seq', async () => {
-        const a = await adapterStore(url);
-        try {
-          const ms = await timed(async () => {
-            for (const e of order) await append(a.store, e);
-          });
-          return (total * 1000) / ms;
-        } finally {
-          await a.store.close();
-          await drop(a.streams);
-        }
-      });
-      await attempt('conc', async () => {
-        const a = await adapterStore(url);
-        try {
-          const ms = await timed(async () => {
-            await Promise.all(streams.map(async (s) => {
-              for (const e of s) await append(a.store, e);
-            }));
-          });
-          return (total * 1000) / ms;
-        } finally {
-          await a.store.close();
-          await drop(a.streams);
-        }
-      });
-      o.log(`  run ${i}: ${(Object.keys(names).slice(0, 4) as Key[]).map((k) => `${k} ${runs[k].length ? Math.round(runs[k].at(-1)!) : '—'}`).join(', ')} events/s`);
+      for (const fresh of [false, true]) {
+        await attempt(fresh ? 'seqFresh' : 'seq', async () => {
+          const a = await adapterStore(url);
+          try {
+            const ms = await timed(async () => {
+              for (const e of order) await append(a.store, e, fresh);
+            });
+            return (total * 1000) / ms;
+          } finally {
+            await a.store.close();
+            await drop(a.streams);
+          }
+        });
+        await attempt(fresh ? 'concFresh' : 'conc', async () => {
+          const a = await adapterStore(url);
+          try {
+            const ms = await timed(async () => {
+              await Promise.all(streams.map(async (s) => {
+                for (const e of s) await append(a.store, e, fresh);
+              }));
+            });
+            return (total * 1000) / ms;
+          } finally {
+            await a.store.close();
+            await drop(a.streams);
+          }
+        });
+      }
+      o.log(`  run ${i}: ${(Object.keys(names).slice(0, 6) as Key[]).map((k) => `${k} ${runs[k].length ? Math.round(runs[k].at(-1)!) : '—'}`).join(', ')} events/s`);
     }
 
     // Read: one log written through the adapter, read by each contender in turn, 5 times.
@@ -244,6 +248,8 @@ export async function jetstreamWorkload(o: JetStreamOptions): Promise<{ rows: Je
     if (r.rawPipe) rows.push({ ...r.rawPipe, limit: true });
     if (r.seq) rows.push({ ...r.seq, reference: names.rawSeq, ratio: ratio(r.seq, r.rawSeq), target: '≥ 0.8× raw publish' });
     if (r.conc) rows.push({ ...r.conc, reference: names.rawPipe, ratio: ratio(r.conc, r.rawPipe), target: '≥ 0.8× raw publish' });
+    if (r.seqFresh) rows.push({ ...r.seqFresh, reference: names.rawSeq, ratio: ratio(r.seqFresh, r.rawSeq), target: '≥ 0.8× raw publish' });
+    if (r.concFresh) rows.push({ ...r.concFresh, reference: names.rawPipe, ratio: ratio(r.concFresh, r.rawPipe), target: '≥ 0.8× raw publish' });
     if (r.conc && r.rawSeq && !r.conc.error)
       rows.push({ workload: 'jetstream', name: `Strata append, ${o.streams} writers, vs raw sequential publish`, reference: names.rawSeq, figure: r.conc.figure, ratio: ratio(r.conc, r.rawSeq) });
     if (r.rawRead) rows.push({ ...r.rawRead, limit: true });

@@ -11,6 +11,13 @@ export type ExpectedVersion = 'no-stream' | 'any' | number;
 export interface AppendOptions {
   /** Idempotency key: a second append with the same commandId appends nothing and returns the first result. */
   commandId: string;
+  /**
+   * The caller minted commandId for this append and has never appended with it (a command that came
+   * without an Idempotency-Key, on its first attempt): no earlier append can carry it, so an adapter
+   * whose idempotency lookup costs a round trip (JetStream) may skip it. Only a hint for the adapter,
+   * and wrong only if the caller lies: set it for nothing but an id this process just made.
+   */
+  fresh?: boolean;
 }
 
 export interface AppendResult {

@@ -24,13 +24,34 @@ export function headerId(get: (name: string) => string | undefined, header: stri
   return value;
 }
 
+/** Command ids this process minted (no Idempotency-Key given) and has not appended with yet; bounded. */
+const minted = new Set<string>();
+const MINTED_MAX = 10_000;
+
+/**
+ * Whether `commandId` was minted here and never appended with: true once, for its first append. No
+ * earlier append can carry such an id (nobody else knows it), so that append may skip the idempotency
+ * lookup (AppendOptions.fresh). Derived ids (`<id>/<step>`), ids from a header and a second attempt
+ * are not fresh; neither is an id forgotten by the bound, which only costs the lookup.
+ */
+export function takeFresh(commandId: string): boolean {
+  return minted.delete(commandId);
+}
+
+function mint(): string {
+  const id = randomUUID();
+  minted.add(id);
+  if (minted.size > MINTED_MAX) minted.delete(minted.values().next().value!);
+  return id;
+}
+
 /**
  * Who, when and why, taken at the edge: the principal is the actor, `Idempotency-Key` the commandId
  * (a retried command with the same key is answered from the log, not executed again), and
  * `X-Correlation-Id` / `X-Causation-Id` tie a command to the work that caused it.
  */
 export function commandMeta(actor: string, get: (name: string) => string | undefined, nodeId: string): CommandMeta {
-  const commandId = headerId(get, META_HEADERS.commandId) ?? randomUUID();
+  const commandId = headerId(get, META_HEADERS.commandId) ?? mint();
   return {
     commandId,
     actor,

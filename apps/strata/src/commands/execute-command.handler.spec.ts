@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics/metrics.js';
 import { AggregateStates } from './aggregate-states.js';
+import { commandMeta } from './command-meta.js';
 import { ExecuteCommand } from './execute-command.js';
 import { ExecuteCommandHandler, MAX_ATTEMPTS } from './execute-command.handler.js';
 
@@ -59,6 +60,26 @@ describe('ExecuteCommandHandler', () => {
     const reply = await handlerWith(raced).execute(new ExecuteCommand('TagImage', { name: 'raced', tag: 'mine', digest: digest(99) }, meta('mine')));
     expect(raced.attempts).toBe(MAX_ATTEMPTS);
     expect(reply).toMatchObject({ events: ['ImageTagged'], version: 1 + MAX_ATTEMPTS, duplicate: false });
+  });
+
+  it('marks only the first append of an id it minted as fresh (no lookup); a retry, or an id from a header, is looked up', async () => {
+    const seen: Array<boolean | undefined> = [];
+    const raced = racedStore(store, 1);
+    const spied = Object.assign(Object.create(raced) as EventStore, {
+      append: (streamId: string, expected: ExpectedVersion, events: ProposedEvent[], options: AppendOptions) => {
+        seen.push(options.fresh);
+        return raced.append(streamId, expected, events, options);
+      },
+    });
+    const minted = commandMeta('t', () => undefined, 'n');
+    await handlerWith(spied).execute(new ExecuteCommand('TagImage', { name: 'raced', tag: 'mine', digest: digest(99) }, minted));
+    expect(seen).toEqual([true, false]); // the lost race's retry may not skip the lookup
+    // Run again with the same meta (a service reusing it): the id is no longer fresh.
+    await handlerWith(spied).execute(new ExecuteCommand('TagImage', { name: 'raced', tag: 'other', digest: digest(99) }, minted));
+    expect(seen.at(-1)).toBe(false);
+    const given = commandMeta('t', (h) => (h === 'Idempotency-Key' ? 'from-the-client' : undefined), 'n');
+    await handlerWith(spied).execute(new ExecuteCommand('TagImage', { name: 'raced', tag: 'third', digest: digest(99) }, given));
+    expect(seen.at(-1)).toBe(false);
   });
 
   it('gives up after MAX_ATTEMPTS lost races with a ConcurrencyError (HTTP 409) and appends nothing of its own', async () => {

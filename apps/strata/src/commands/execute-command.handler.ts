@@ -11,6 +11,7 @@ import { CONTENT_STORE } from '../images/layer-tokens.js';
 import { ImageResolver } from '../images/image-resolver.js';
 import { ReadModels } from '../projections/read-models.service.js';
 import { AggregateStates, type FoldedState } from './aggregate-states.js';
+import { takeFresh } from './command-meta.js';
 import { COMMAND_CATALOG, type CommandContext, type CommandSpec } from './command-catalog.js';
 import { proposeEvents } from './envelope-factory.js';
 import { EventAppended, ExecuteCommand } from './execute-command.js';
@@ -70,6 +71,8 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
       return this.answeredBefore(meta.commandId, error);
     }
     const decider = spec.decider;
+    // An id minted for this command has never been appended: its first append skips the lookup.
+    let fresh = takeFresh(meta.commandId);
     // A cached state is tried once; anything it cannot carry through (a refusal, nothing to do, a
     // conflict: it may be stale) is decided again on a fresh read, without counting as an attempt.
     let fromCache = true;
@@ -99,6 +102,7 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
       try {
         const result = await this.store.append(streamId, loaded.version === 0 ? 'no-stream' : loaded.version, proposeEvents(decided, meta), {
           commandId: meta.commandId,
+          fresh,
         });
         this.metrics.commands.inc({ command: name, outcome: result.duplicate ? 'duplicate' : 'ok' });
         if (result.duplicate || result.events[0]?.version !== loaded.version + 1) this.states.delete(streamId);
@@ -109,8 +113,10 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
         }
         return reply(meta.commandId, result.events, result.duplicate);
       } catch (error) {
-        // Whatever happened, this process no longer knows the stream's tip (an unanswered append may have landed).
+        // Whatever happened, this process no longer knows the stream's tip (an unanswered append may
+        // have landed), nor that the command id was never appended.
         this.states.delete(streamId);
+        fresh = false;
         if (error instanceof ConcurrencyError && cached) {
           this.logger.debug?.({ msg: 'cached state was stale, deciding again on a fresh read', command: name, streamId });
           fromCache = false;

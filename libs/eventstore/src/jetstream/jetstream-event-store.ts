@@ -298,7 +298,7 @@ export class JetStreamEventStore implements EventStore {
 
     const before = this.streamTails.get(streamId) ?? Promise.resolve();
     const op = before
-      .then(() => this.appendNow(streamId, expected, checked, options.commandId, turn))
+      .then(() => this.appendNow(streamId, expected, checked, options.commandId, options.fresh === true, turn))
       .catch((error: unknown) => {
         throw asUnavailable(error);
       })
@@ -321,13 +321,16 @@ export class JetStreamEventStore implements EventStore {
     expected: ExpectedVersion,
     events: ProposedEvent[],
     commandId: string,
+    fresh: boolean,
     turn: { wait: Promise<void>; release(): void },
   ): Promise<AppendResult> {
     const subject = this.subjectOf(streamId);
     // Idempotency first (a retry answers with the first result even if the stream has moved on); the
-    // tip is read at the same time (or taken from this process's last append to the stream).
+    // tip is read at the same time (or taken from this process's last append to the stream). A fresh
+    // command id (minted by the caller, never appended) cannot be known: with a remembered tip, the
+    // publish is then the append's only round trip.
     const cached = this.tips.get(subject);
-    const [known, read] = await Promise.all([this.commandResult(commandId), cached ? undefined : this.tipOf(subject)]);
+    const [known, read] = await Promise.all([fresh ? undefined : this.commandResult(commandId), cached ? undefined : this.tipOf(subject)]);
     if (known) return known;
     let tip = (cached ?? read)!;
     let fromCache = cached !== undefined;

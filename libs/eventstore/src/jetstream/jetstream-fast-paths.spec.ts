@@ -49,6 +49,22 @@ describe('JetStreamEventStore fast paths', () => {
     }
   });
 
+  it('a fresh command id skips the idempotency lookup: only beyond the dedup window would a reused one append again', async () => {
+    const at = await isolated();
+    const store = await JetStreamEventStore.open({ ...at, duplicateWindowMs: 1_000 });
+    try {
+      const first = await store.append('s-1', 'any', [anEvent()], command('cmd-reused'));
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // past the server's dedup window
+      // Without the hint the index answers (the second line of defence); with it, nothing is asked:
+      // which is why only an id the caller has just minted may be marked fresh.
+      expect(await store.append('s-1', 'any', [anEvent()], command('cmd-reused'))).toStrictEqual({ ...first, duplicate: true });
+      expect(await store.append('s-1', 'any', [anEvent()], { commandId: 'cmd-reused', fresh: true })).toMatchObject({ duplicate: false, version: 2 });
+    } finally {
+      await store.close();
+      await at.destroy();
+    }
+  });
+
   it('a tip remembered from its own append never decides: another process moving the stream is seen', async () => {
     const at = await isolated();
     const a = await JetStreamEventStore.open(at);

@@ -150,6 +150,14 @@ export function appendContract(ctx: ContractContext): void {
       expect(await readWholeLog(ctx.store)).toHaveLength(2);
     });
 
+    it('a fresh command id (minted by the caller, never appended) appends like any other, and a retry of it is still answered', async () => {
+      const first = await ctx.store.append('s-1', 'no-stream', [anEvent()], { commandId: 'cmd-minted', fresh: true });
+      expect(first).toMatchObject({ duplicate: false, version: 1 });
+      const retry = await ctx.store.append('s-1', 'no-stream', [anEvent()], command('cmd-minted'));
+      expect(retry).toStrictEqual({ ...first, duplicate: true });
+      expect(await ctx.store.readStream('s-1')).toHaveLength(1);
+    });
+
     it('a command that conflicted may be retried with the same commandId', async () => {
       await ctx.store.append('s-1', 'no-stream', [anEvent()], command());
       await expect(ctx.store.append('s-1', 'no-stream', [anEvent()], command('cmd-retried'))).rejects.toBeInstanceOf(ConcurrencyError);

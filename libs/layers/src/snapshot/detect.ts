@@ -3,6 +3,7 @@ import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { layerUnavailable } from '../errors.js';
+import { catalogHoldsSnapshots } from './catalog.js';
 import { mountAll, unmountAll } from './mount.js';
 import { NativeSnapshotter } from './native-snapshotter.js';
 import { OverlaySnapshotter } from './overlay-snapshotter.js';
@@ -103,10 +104,5 @@ async function runs(tool: string): Promise<boolean> {
 }
 
 async function holdsSnapshots(root: string): Promise<boolean> {
-  try {
-    const file = JSON.parse(await readFile(join(root, 'metadata.json'), 'utf8'));
-    return Array.isArray(file?.snapshots) && file.snapshots.length > 0;
-  } catch {
-    return false;
-  }
+  return catalogHoldsSnapshots(root);
 }

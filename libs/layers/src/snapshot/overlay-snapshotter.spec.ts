@@ -125,14 +125,14 @@ describe('OverlaySnapshotter', () => {
     expect(await readdir(join(root, 'snapshots'))).toEqual(['1']);
   });
 
-  it('the catalog is replaced whole; leftovers of a crash (a temp catalog, an unnamed directory) are swept on open', async () => {
+  it('the catalog is a compacted file and a journal; leftovers of a crash (a temp catalog, an unnamed directory) are swept on open', async () => {
     await commitLayer(s, 'L1', undefined, file('L1', 'one'));
-    expect((await readdir(root)).filter((n) => n.startsWith('metadata'))).toEqual(['metadata.json']);
+    expect((await readdir(root)).filter((n) => n.startsWith('metadata')).sort()).toEqual(['metadata.journal', 'metadata.json']);
     await writeFile(join(root, 'metadata.json.999.tmp'), '{"version":1,"snaps'); // torn: a crash mid-write
     await mkdir(join(root, 'snapshots/7/fs'), { recursive: true }); // created, never named
     const again = await OverlaySnapshotter.open(root);
     expect(await again.list()).toEqual([{ key: 'L1', kind: 'committed' }]);
-    expect((await readdir(root)).sort()).toEqual(['metadata.json', 'snapshots']);
+    expect((await readdir(root)).sort()).toEqual(['metadata.journal', 'metadata.json', 'snapshots']);
     expect(await readdir(join(root, 'snapshots'))).toEqual(['1']);
     await again.prepare('next', 'L1');
     expect(await again.writable('next')).toEqual({ dir: join(root, 'snapshots/8/fs'), style: 'overlay' }); // never reuses an id on disk

@@ -9,7 +9,7 @@ import type { EventFilter } from './event-filter.js';
 import { PROJECTORS } from './projectors/index.js';
 import type { Projector } from './projectors/projector.js';
 import { ReadDatabase } from './read-database.js';
-import type { EventPage, ReadModel } from './read-model.js';
+import type { ContainerCounts, EventPage, ReadModel } from './read-model.js';
 import { SqliteReadModel } from './sqlite-read-model.js';
 import { TimeTravelReadModel } from './time-travel.js';
 
@@ -518,6 +518,10 @@ export class ProjectionEngine implements ReadModel {
   async getContainer(id: string): Promise<ContainerView | null> {
     await this.swapping;
     return this.view.getContainer(id);
+  }
+  async containerCountsByNode(): Promise<Map<string, ContainerCounts>> {
+    await this.swapping;
+    return this.view.containerCountsByNode();
   }
   async findContainers(ref: string): Promise<ContainerView[]> {
     await this.swapping;

@@ -2,6 +2,12 @@ import type { ContainerView, EventsReply, FileChangeView, ImageView, RepositoryV
 import type { EventFilter } from './event-filter.js';
 import type { ChecksumOptions } from './checksum.js';
 
+/** A node's share of the containers read model. */
+export interface ContainerCounts {
+  containers: number;
+  running: number;
+}
+
 /** One page of the audit log: pass `next` as `after` for the following page (null: last page). */
 export type EventPage = Pick<EventsReply, 'items' | 'next'>;
 
@@ -35,6 +41,8 @@ export interface ReadModel {
   /** Live containers, newest first; only running and paused ones unless `all` (like `docker ps [-a]`). */
   listContainers(all: boolean): Promise<ContainerView[]>;
   getContainer(id: string): Promise<ContainerView | null>;
+  /** Per node: its live containers and how many of them are running or paused (placement, `node ls`), counted without listing them. */
+  containerCountsByNode(): Promise<Map<string, ContainerCounts>>;
   /** Containers whose id is `ref`, whose name is `ref`, or whose id starts with `ref`. */
   findContainers(ref: string): Promise<ContainerView[]>;
   /** Ids of the live containers made from the image (they hold it: rmi refuses). */

@@ -4,7 +4,7 @@ import { toContainerView, toFileChangeView, type ContainerRow, type FileChangeRo
 import { compileEventFilter, type EventFilter } from './event-filter.js';
 import { toImageView, type ImageLayerRow, type ImageRow } from './image-views.js';
 import type { ReadDatabase } from './read-database.js';
-import type { EventPage, ReadModel } from './read-model.js';
+import type { ContainerCounts, EventPage, ReadModel } from './read-model.js';
 import type { ChecksumOptions } from './checksum.js';
 
 interface RepositoryRow {
@@ -141,6 +141,10 @@ export class SqliteReadModel implements ReadModel {
       containers: raw.prepare<[], ContainerRow>("SELECT * FROM containers WHERE status IN ('running', 'paused') ORDER BY position DESC"),
       allContainers: raw.prepare<[], ContainerRow>('SELECT * FROM containers ORDER BY created_at DESC, id'),
       container: raw.prepare<[string], ContainerRow>('SELECT * FROM containers WHERE id = ?'),
+      containerCounts: raw.prepare<[], { node_id: string; containers: number; running: number }>(
+        // Answered from the containers_node index alone.
+        "SELECT node_id, count(*) AS containers, sum(status IN ('running', 'paused')) AS running FROM containers WHERE status != 'removed' GROUP BY node_id",
+      ),
       containersByRef: raw.prepare<[string, string, string], ContainerRow>(
         'SELECT * FROM containers WHERE id = ? OR name = ? OR id LIKE ? ORDER BY id',
       ),
@@ -216,6 +220,10 @@ export class SqliteReadModel implements ReadModel {
   async getContainer(id: string): Promise<ContainerView | null> {
     const row = this.stmt.container.get(id);
     return row ? toContainerView(row) : null;
+  }
+
+  async containerCountsByNode(): Promise<Map<string, ContainerCounts>> {
+    return new Map(this.stmt.containerCounts.all().map((r) => [r.node_id, { containers: r.containers, running: r.running }]));
   }
 
   async findContainers(ref: string): Promise<ContainerView[]> {

@@ -108,21 +108,24 @@ export class Membership implements OnModuleDestroy {
   }
 
   private async viewsOf(read: ReadModel, events: Map<string, NodeEventRow[]>): Promise<NodeView[]> {
-    const containers = await read.listContainers(true);
+    // Counted by the read model (an index scan), not listed: placement asks on every create.
+    const counts = await read.containerCountsByNode();
+    // One KV read per node, in parallel rather than one round trip after the other.
+    const heartbeats = new Map(await Promise.all([...events.keys()].map(async (nodeId) => [nodeId, await this.heartbeatOf(nodeId)] as const)));
     const views: NodeView[] = [];
     for (const [nodeId, list] of events) {
       const state = fold(nodeDecider, list.map((e) => e.event) as never[]);
       if (!state.info) continue;
-      const heartbeat = await this.heartbeatOf(nodeId);
-      const mine = containers.filter((c) => c.nodeId === nodeId && c.status !== 'removed');
+      const heartbeat = heartbeats.get(nodeId) ?? null;
+      const mine = counts.get(nodeId) ?? { containers: 0, running: 0 };
       views.push({
         ...state.info,
         status: state.status === 'unknown' ? 'left' : state.status,
         joinedAt: list.findLast((e) => e.event.type === 'NodeJoined')?.occurredAt ?? null,
         lastHeartbeat: heartbeat?.at ?? null,
         alive: heartbeat !== null,
-        containers: mine.length,
-        running: mine.filter((c) => c.status === 'running' || c.status === 'paused').length,
+        containers: mine.containers,
+        running: mine.running,
       });
     }
     return views.sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));

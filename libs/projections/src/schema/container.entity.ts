@@ -4,6 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Entity('containers')
 @Index('containers_name', ['name'])
 @Index('containers_image', ['imageDigest'])
+/** Covers the per-node counts placement asks for on every create (containerCountsByNode), so it never reads the rows. */
+@Index('containers_node', ['nodeId', 'status'])
 export class ContainerRecord {
   @PrimaryColumn({ type: 'text' })
   id!: string;

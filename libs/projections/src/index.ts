@@ -1,6 +1,7 @@
 export * from './schema/index.js';
 export * from './projectors/index.js';
 export { SqlReadModelWriter } from './sql-writer.js';
+export { BulkReadModelWriter, DEFAULT_BULK_ROWS } from './bulk-writer.js';
 export { ReadDatabase, type ReadDatabaseMode, type ReadDatabaseOptions, type ProjectorPosition } from './read-database.js';
 export { readModelChecksum } from './checksum.js';
 export { catchUp, type CatchUpOptions } from './catch-up.js';

@@ -376,7 +376,7 @@ export class ProjectionEngine implements ReadModel {
     const db = await ReadDatabase.open({ path: scratchPath, projectors: this.projectors, mode: 'scratch', deferIndexes: true });
     try {
       const events = await catchUp(this.store, db, { batchSize: this.rebuildBatchSize, onBatch: options.onBatch, shouldStop: options.shouldStop });
-      if (!options.shouldStop?.()) db.createIndexes();
+      if (!options.shouldStop?.()) db.finishLoad();
       return { db, events };
     } catch (error) {
       await db.close().catch(() => {});

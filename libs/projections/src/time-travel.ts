@@ -22,7 +22,7 @@ export class TimeTravelReadModel extends SqliteReadModel {
     const db = await ReadDatabase.open({ path: ':memory:', projectors, mode: 'scratch', deferIndexes: true });
     try {
       await catchUp(store, db, { batchSize, until: position });
-      db.createIndexes();
+      db.finishLoad();
     } catch (error) {
       await db.close();
       throw error;

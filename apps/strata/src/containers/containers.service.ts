@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { CommandReply, ContainerReply, ContainerView, CreateContainerRequest, DiffEntryView, ExecReply, ExecRequest, LogLineView, TopReply, WaitReply } from '@strata/api';
 import {
   assertContainerName,
@@ -25,6 +25,7 @@ import { ContainerResolver } from './container-resolver.js';
 import { ContainerRootfs, snapshotKeyOf } from './container-rootfs.js';
 import { randomContainerName } from './names-generator.js';
 import { RUNTIME } from './runtime-token.js';
+import { sweepStrandedContainers } from './stranded-containers.js';
 import { resolveUser } from './user-lookup.js';
 
 /**
@@ -33,8 +34,9 @@ import { resolveUser } from './user-lookup.js';
  * the read models show it right after.
  */
 @Injectable()
-export class ContainersService {
+export class ContainersService implements OnApplicationBootstrap {
   private readonly verbLocks = new Map<string, Promise<void>>();
+  private readonly logger = new Logger('containers');
 
   constructor(
     private readonly resolver: ContainerResolver,
@@ -48,6 +50,19 @@ export class ContainersService {
     @Inject(RUNTIME) private readonly runtime: Runtime,
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
   ) {}
+
+  /** At start-up, this node's container layers and processes are brought in line with the log (stranded-containers.ts). */
+  async onApplicationBootstrap(): Promise<void> {
+    await sweepStrandedContainers({
+      snapshotter: this.snapshots.snapshotter,
+      runtime: this.runtime,
+      nodeId: this.config.nodeId,
+      state: async (id) => (await this.resolver.state(id)).state,
+      removeRootfs: (id) => this.rootfs.removeAll(id),
+      serialized: (id, work) => this.serializedId(id, work),
+      log: (entry) => this.logger.warn(entry),
+    }).catch((error: unknown) => this.logger.error({ msg: 'checking container layers against the log failed', error: String(error) }));
+  }
 
   /**
    * `docker create`: reserve the name, unpack the image, prepare the writable layer, record it. The

@@ -55,7 +55,7 @@ export function readModelChecksum(dataSource: DataSource, raw: Database.Database
     const page = (where: string) =>
       raw
         .prepare(
-          `SELECT json_array(${list}), ${unlike.length > 0 ? unlike.join(' OR ') : '0'}, ${keys.join(', ')}
+          `SELECT json_array(${list}) || char(10), ${unlike.length > 0 ? unlike.join(' OR ') : '0'}, ${keys.join(', ')}
            FROM ${quote(meta.tableName)} ${where} ORDER BY ${key} LIMIT ${CHECKSUM_PAGE}`,
         )
         .raw(true)
@@ -65,9 +65,9 @@ export function readModelChecksum(dataSource: DataSource, raw: Database.Database
     const cells = raw.prepare(`SELECT ${list} FROM ${quote(meta.tableName)} WHERE (${key}) = (${keys.map(() => '?').join(', ')})`).raw(true);
     let rows = first.all() as unknown[][];
     while (rows.length > 0) {
-      let text = '';
-      for (const row of rows) text += `${row[1] ? JSON.stringify(cells.get(...row.slice(2))) : (row[0] as string)}\n`;
-      hash.update(text);
+      // One update per row: V8 hands a short flat string to the hash cheaply, where a page's text
+      // concatenated first was flattened and re-encoded as a whole (~2× slower for the same bytes).
+      for (const row of rows) hash.update(row[1] ? `${JSON.stringify(cells.get(...row.slice(2)))}\n` : (row[0] as string));
       if (rows.length < CHECKSUM_PAGE) break;
       rows = next.all(...rows[rows.length - 1].slice(2)) as unknown[][];
     }

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView, ListReply, NodeView } from '@strata/api';
 import { startNatsCluster, type NatsClusterHandle } from '../libs/eventstore/src/testing/nats-cluster.js';
-import { startChildNode, unmountUnder, type ChildNode } from './support/child-node.js';
+import { cleanUpAfterCrash, startChildNode, type ChildNode } from './support/child-node.js';
 import { startTestNode, type TestNode } from './support/test-node.js';
 import { importBusybox } from './support/busybox.js';
 
@@ -26,25 +25,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Kills what a crashed child node left running (its containers' processes) and unmounts its rootfs. */
-function cleanUpAfterCrash(dataDir: string): void {
-  const root = join(dataDir, 'runtime', '.runc');
-  let ids: string[];
-  try {
-    ids = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  } catch {
-    ids = []; // no runc state: nothing ran there
-  }
-  for (const id of ids) {
-    try {
-      execFileSync('runc', ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
-    } catch {
-      // already gone
-    }
-  }
-  unmountUnder(dataDir);
 }
 
 /**

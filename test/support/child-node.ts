@@ -86,3 +86,22 @@ export function unmountUnder(dir: string): void {
     }
   }
 }
+
+/** Kills what a node left running under `dataDir` (its containers' processes, by runc) and unmounts its rootfs. */
+export function cleanUpAfterCrash(dataDir: string): void {
+  const root = join(dataDir, 'runtime', '.runc');
+  let ids: string[];
+  try {
+    ids = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    ids = []; // no runc state: nothing ran there
+  }
+  for (const id of ids) {
+    try {
+      execFileSync('runc', ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // already gone
+    }
+  }
+  unmountUnder(dataDir);
+}

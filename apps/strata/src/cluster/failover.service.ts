@@ -104,6 +104,8 @@ export class Failover implements OnModuleInit, OnModuleDestroy {
       plan: (nodeId) => this.plan(nodeId),
       declared: (failover) => this.launch(failover, 'declared'),
       tick: (pending) => this.adopt(pending),
+      // Declared lost while only cut off: what the failover decided for its containers is done here first.
+      rejoining: async () => void (await this.containers.sweepStranded()),
     });
   }
 

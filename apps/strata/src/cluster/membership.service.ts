@@ -41,6 +41,8 @@ export interface FailoverHandler {
   declared(failover: PendingFailover): void;
   /** After every heartbeat: the failovers not completed, for the ones to resume or take over. */
   tick(pending: PendingFailover[]): Promise<void>;
+  /** This node, declared lost while it was only cut off, is about to join again: follow what its failover did. */
+  rejoining(): Promise<void>;
 }
 
 type NodeEventRow = { event: NodeEvent; occurredAt: string; position: number };
@@ -59,6 +61,9 @@ export class Membership implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private address = '';
+  private info: NodeInfo | null = null;
+  /** Declared lost while alive: said once, until it has joined again. */
+  private toldLost = false;
   private stopped = false;
   private failover: FailoverHandler | null = null;
 
@@ -89,6 +94,7 @@ export class Membership implements OnModuleDestroy {
       capacity: this.config.capacity,
       version: STRATA_VERSION,
     };
+    this.info = node;
     await this.execute('JoinNode', { node }, `join-${Date.now()}`);
     this.timer = setInterval(() => {
       this.ticking ??= this.tick().finally(() => (this.ticking = null));
@@ -185,7 +191,11 @@ export class Membership implements OnModuleDestroy {
       const events = await nodeEvents(read);
       let declared = false;
       for (const node of await this.viewsOf(read, events)) {
-        if (node.nodeId === this.config.nodeId || node.alive) continue;
+        if (node.nodeId === this.config.nodeId) {
+          if (node.status === 'lost') await this.rejoin(events);
+          continue;
+        }
+        if (node.alive) continue;
         if (node.status !== 'ready' && node.status !== 'draining') continue;
         await this.declareLost(node);
         declared = true;
@@ -195,6 +205,26 @@ export class Membership implements OnModuleDestroy {
     } catch (error) {
       this.logger.warn({ msg: 'cluster tick failed', error: String(error) });
     }
+  }
+
+  /**
+   * This node was declared lost while it was only cut off (its heartbeat lapsed, it kept running): once
+   * the failover of that loss has completed, it does what the failover decided for its containers (the
+   * removed ones stop and go; stranded-containers.ts) and joins again. Joining before the failover ends
+   * would race its steps (a container restarted here while being replaced elsewhere).
+   */
+  private async rejoin(events: Map<string, NodeEventRow[]>): Promise<void> {
+    if (!this.info) return;
+    const mine = (await this.pendingFailovers(events)).filter((f) => f.nodeId === this.config.nodeId);
+    if (mine.length > 0) {
+      if (!this.toldLost) this.logger.warn({ msg: 'this node was declared lost while cut off: it joins again once its failover has completed', failovers: mine.map((f) => f.failoverId) });
+      this.toldLost = true;
+      return;
+    }
+    await this.failover?.rejoining();
+    await this.execute('JoinNode', { node: this.info }, `rejoin-${Date.now()}`);
+    this.toldLost = false;
+    this.logger.warn({ msg: `joined the cluster again as ${this.config.nodeId} after being declared lost` });
   }
 
   private async declareLost(node: NodeView): Promise<void> {

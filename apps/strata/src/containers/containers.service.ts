@@ -25,7 +25,7 @@ import { ContainerResolver } from './container-resolver.js';
 import { ContainerRootfs, snapshotKeyOf } from './container-rootfs.js';
 import { randomContainerName } from './names-generator.js';
 import { RUNTIME } from './runtime-token.js';
-import { sweepStrandedContainers } from './stranded-containers.js';
+import { sweepStrandedContainers, type StrandedAction } from './stranded-containers.js';
 import { resolveUser } from './user-lookup.js';
 
 /**
@@ -51,9 +51,14 @@ export class ContainersService implements OnApplicationBootstrap {
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
   ) {}
 
-  /** At start-up, this node's container layers and processes are brought in line with the log (stranded-containers.ts). */
+  /** At start-up, this node's container layers and processes are brought in line with the log. */
   async onApplicationBootstrap(): Promise<void> {
-    await sweepStrandedContainers({
+    await this.sweepStranded().catch((error: unknown) => this.logger.error({ msg: 'checking container layers against the log failed', error: String(error) }));
+  }
+
+  /** Brings this node's container layers and processes in line with the log (stranded-containers.ts). */
+  sweepStranded(): Promise<Map<string, StrandedAction>> {
+    return sweepStrandedContainers({
       snapshotter: this.snapshots.snapshotter,
       runtime: this.runtime,
       nodeId: this.config.nodeId,
@@ -61,7 +66,7 @@ export class ContainersService implements OnApplicationBootstrap {
       removeRootfs: (id) => this.rootfs.removeAll(id),
       serialized: (id, work) => this.serializedId(id, work),
       log: (entry) => this.logger.warn(entry),
-    }).catch((error: unknown) => this.logger.error({ msg: 'checking container layers against the log failed', error: String(error) }));
+    });
   }
 
   /**

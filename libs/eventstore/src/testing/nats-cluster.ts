@@ -58,6 +58,11 @@ export interface NatsClusterOptions {
   logToFile?: boolean;
   /** Bound of the whole start, ms (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * Servers do not tell clients of the others (`no_advertise`): a client given one server's URL stays
+   * on it, so killing that server cuts the client off instead of sending it to another.
+   */
+  noAdvertise?: boolean;
 }
 
 export interface NatsServerConfigInput {
@@ -71,6 +76,7 @@ export interface NatsServerConfigInput {
   clusterPort: number;
   /** host:port of every cluster listener, this server's own included (nats-server skips itself). */
   routes: string[];
+  noAdvertise?: boolean;
 }
 
 /**
@@ -88,6 +94,7 @@ export function natsServerConfig(input: NatsServerConfigInput): string {
     'cluster {',
     `  name: ${JSON.stringify(input.clusterName)}`,
     `  listen: ${JSON.stringify(`${input.clusterHost}:${input.clusterPort}`)}`,
+    ...(input.noAdvertise ? ['  no_advertise: true'] : []),
     '  routes: [',
     ...input.routes.map((route) => `    ${JSON.stringify(`nats-route://${route}`)}`),
     '  ]',
@@ -146,6 +153,7 @@ async function startOnce(binary: string, size: number, options: NatsClusterOptio
       await writeFile(
         configFile,
         natsServerConfig({
+          noAdvertise: options.noAdvertise,
           serverName: name,
           host: HOST,
           port: member.port,

@@ -35,6 +35,24 @@ export interface ReadDatabaseOptions {
 /** Page size of a scratch file made by a bulk load: fewer, bigger pages make its loads and index sorts ~2x faster. */
 const BULK_PAGE_SIZE = 16384;
 
+/**
+ * A table's UNIQUE constraint (not its primary key) whose index a bulk load makes after the load: the
+ * table is made without the constraint while empty; after the load the same index is made by a
+ * CREATE UNIQUE INDEX (one sort) and given back to the constraint (see restoreUniqueConstraints).
+ */
+interface DeferredUnique {
+  table: string;
+  /** The table's CREATE TABLE as SQLite keeps it, constraint included. */
+  tableSql: string;
+  /** SQLite's own index of the constraint (`sqlite_autoindex_<table>_<n>`). */
+  autoindex: string;
+  columns: string[];
+}
+
+const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
+/** A TypeORM table constraint `, CONSTRAINT "UQ_…" UNIQUE ("a", "b")`. */
+const UNIQUE_CLAUSE = /, CONSTRAINT "(?:[^"]|"")*" UNIQUE \(([^)]*)\)/g;
+
 export interface ProjectorPosition {
   name: string;
   position: number;
@@ -55,6 +73,8 @@ export class ReadDatabase {
   private bulk: BulkReadModelWriter | null = null;
   /** A batch of a bulk load failed: its in-memory tables are ahead of the file, which is good for nothing now. */
   private bulkFailed = false;
+  /** UNIQUE constraints dropped at open (deferIndexes), until finishLoad() makes their indexes. */
+  private deferredUniques: DeferredUnique[] = [];
 
   static async open(options: ReadDatabaseOptions): Promise<ReadDatabase> {
     const dataSource = new DataSource({
@@ -151,6 +171,7 @@ export class ReadDatabase {
       for (const index of indexes) this.raw.prepare(`DROP INDEX "${index.name.replace(/"/g, '""')}"`).run();
     })();
     this.deferredIndexes = indexes.map((index) => index.sql);
+    this.deferUniqueConstraints();
     this.bulk = new BulkReadModelWriter(this.raw, bulkRows);
     this.writer = this.bulk;
   }
@@ -167,10 +188,80 @@ export class ReadDatabase {
     this.raw.transaction(() => {
       bulk?.finish();
       for (const sql of this.deferredIndexes) this.raw.prepare(sql).run();
+      // A duplicate the constraint would have refused during the load fails the build here.
+      for (const u of this.deferredUniques) {
+        this.raw.prepare(`CREATE UNIQUE INDEX ${quoteName(`bulk_unique_${u.autoindex}`)} ON ${quoteName(u.table)} (${u.columns.map(quoteName).join(', ')})`).run();
+      }
     })();
+    this.restoreUniqueConstraints();
     this.bulk = null;
     this.writer = new SqlReadModelWriter(this.raw);
     this.deferredIndexes = [];
+  }
+
+  /**
+   * While every table is empty: each table whose one automatic index is a UNIQUE constraint's (the
+   * audit log's `event_id`: a random B-tree insert per event, ~4 µs) is made again without it. Tables
+   * whose SQL does not read as expected keep their constraint.
+   */
+  private deferUniqueConstraints(): void {
+    const autoindexes = this.raw
+      .prepare("SELECT name, tbl_name AS \"table\" FROM sqlite_master WHERE type = 'index' AND sql IS NULL ORDER BY name")
+      .all() as Array<{ name: string; table: string }>;
+    const deferred: Array<DeferredUnique & { strippedSql: string }> = [];
+    for (const table of new Set(autoindexes.map((a) => a.table))) {
+      const own = autoindexes.filter((a) => a.table === table);
+      const list = this.raw.pragma(`index_list(${quoteName(table)})`) as Array<{ name: string; origin: string }>;
+      if (own.length !== 1 || list.find((i) => i.name === own[0].name)?.origin !== 'u') continue;
+      const columns = (this.raw.pragma(`index_info(${quoteName(own[0].name)})`) as Array<{ name: string }>).map((c) => c.name);
+      const { sql: tableSql } = this.raw.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string };
+      const clauses = [...tableSql.matchAll(UNIQUE_CLAUSE)];
+      if (clauses.length !== 1 || clauses[0][1] !== columns.map(quoteName).join(', ')) continue;
+      deferred.push({ table, tableSql, autoindex: own[0].name, columns, strippedSql: tableSql.replace(UNIQUE_CLAUSE, '') });
+    }
+    if (deferred.length === 0) return;
+    this.raw.transaction(() => {
+      for (const d of deferred) {
+        this.raw.prepare(`DROP TABLE ${quoteName(d.table)}`).run();
+        this.raw.prepare(d.strippedSql).run();
+      }
+    })();
+    this.deferredUniques = deferred.map(({ strippedSql: _stripped, ...d }) => d);
+  }
+
+  /**
+   * Gives each deferred UNIQUE constraint its index back: the table's CREATE TABLE is written back as it
+   * was and the index made after the load (the same B-tree: the constraint's key, then the rowid) takes
+   * the automatic index's name — the schema SQLite keeps, exactly as if the constraint had never been
+   * dropped. Edits sqlite_schema (writable_schema, which better-sqlite3's defensive mode allows only in
+   * unsafe mode), bumps the schema version, reloads the schema and checks what it reads back.
+   */
+  private restoreUniqueConstraints(): void {
+    if (this.deferredUniques.length === 0) return;
+    const raw = this.raw;
+    const version = raw.pragma('schema_version', { simple: true }) as number;
+    raw.unsafeMode(true);
+    try {
+      raw.pragma('writable_schema = ON');
+      raw.transaction(() => {
+        for (const u of this.deferredUniques) {
+          raw.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?").run(u.tableSql, u.table);
+          raw.prepare("UPDATE sqlite_schema SET name = ?, sql = NULL WHERE type = 'index' AND name = ?").run(u.autoindex, `bulk_unique_${u.autoindex}`);
+        }
+        raw.pragma(`schema_version = ${version + 1}`);
+      })();
+    } finally {
+      raw.pragma('writable_schema = RESET');
+      raw.unsafeMode(false);
+    }
+    for (const u of this.deferredUniques) {
+      const list = raw.pragma(`index_list(${quoteName(u.table)})`) as Array<{ name: string; origin: string; unique: number }>;
+      const index = list.find((i) => i.name === u.autoindex);
+      if (!index || index.origin !== 'u' || index.unique !== 1 || list.some((i) => i.name.startsWith('bulk_unique_'))) {
+        throw new Error(`the UNIQUE constraint of ${u.table} did not come back after the load`);
+      }
+    }
+    this.deferredUniques = [];
   }
 
   /**

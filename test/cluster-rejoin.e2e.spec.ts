@@ -8,16 +8,7 @@ import { startNatsCluster, type NatsClusterHandle } from '../libs/eventstore/src
 import { importBusybox } from './support/busybox.js';
 import { cleanUpAfterCrash } from './support/child-node.js';
 import { startTestNode, type TestNode } from './support/test-node.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+import { until } from './support/until.js';
 
 const env = (url: string) => ({ STRATA_NATS_URL: url, STRATA_NATS_REPLICAS: '3', STRATA_HEARTBEAT_MS: '200', STRATA_NODE_TTL_MS: '1500', STRATA_CAPACITY: '100' });
 

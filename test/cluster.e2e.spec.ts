@@ -7,6 +7,7 @@ import { startNatsCluster, type NatsClusterHandle } from '../libs/eventstore/src
 import { cleanUpAfterCrash, startChildNode, type ChildNode } from './support/child-node.js';
 import { startTestNode, type TestNode } from './support/test-node.js';
 import { importBusybox } from './support/busybox.js';
+import { until } from './support/until.js';
 
 type Json = <T = any>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>;
 interface Member {
@@ -16,16 +17,6 @@ interface Member {
 }
 
 const CLUSTER_ENV = (url: string) => ({ STRATA_NATS_URL: url, STRATA_NATS_REPLICAS: '3', STRATA_HEARTBEAT_MS: '200', STRATA_NODE_TTL_MS: '1500', STRATA_CAPACITY: '1000' });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /**
  * Three Strata nodes on one JetStream log (three nats-servers clustered with routes, the log with

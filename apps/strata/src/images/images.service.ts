@@ -23,7 +23,7 @@ import { ReadModels } from '../projections/read-models.service.js';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { imageRecord } from './image-record.js';
 import { ImageResolver } from './image-resolver.js';
-import { inspectLayer } from './inspect-layer.js';
+import { inspectLayer, putAndInspectLayer } from './inspect-layer.js';
 import { CONTENT_STORE, SNAPSHOTTER } from './layer-tokens.js';
 import { pruneSnapshots } from './snapshot-prune.js';
 
@@ -57,8 +57,10 @@ export class ImagesService {
   async import(body: Readable, options: ImportOptions, meta: CommandMeta): Promise<ImportImageReply> {
     const target = options.tag === undefined ? undefined : parseTarget(options.tag);
     return this.withLease(async (lease) => {
-      const blob = await this.content.put(body, { lease, maxSize: this.config.maxLayerBytes });
-      const layer = await inspectLayer(this.content, blob.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
+      const { blob, layer } = await putAndInspectLayer(this.content, body, { lease, maxSize: this.config.maxLayerBytes }, {
+        maxUncompressedBytes: this.config.maxLayerBytes,
+        setuid: this.config.setuid,
+      });
       const created = meta.occurredAt;
       const config = serializeImageConfig(
         newImageConfig({

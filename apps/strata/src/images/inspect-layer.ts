@@ -1,23 +1,76 @@
-import { MediaTypes, readLayer, type ContentStore, type LayerDigests, type SetuidPolicy } from '@strata/layers';
+import { MediaTypes, readLayer, type BlobInfo, type ContentStore, type LayerDigests, type PutOptions, type SetuidPolicy } from '@strata/layers';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
 
 export interface InspectedLayer extends LayerDigests {
   mediaType: string;
 }
+
+type InspectOptions = { maxUncompressedBytes: number; setuid: SetuidPolicy };
 
 /**
  * Reads a stored layer blob through the hardened tar reader to the end: every hostile construct
  * (`..`, links out of the root, devices, duplicates, truncation, a gzip bomb) is refused here, before
  * any event names the layer. Returns its diffID and what it is (gzip or plain).
  */
-export async function inspectLayer(
-  content: ContentStore,
-  digest: string,
-  options: { maxUncompressedBytes: number; setuid: SetuidPolicy },
-): Promise<InspectedLayer> {
-  const reading = readLayer(content.read(digest), options);
+export function inspectLayer(content: ContentStore, digest: string, options: InspectOptions): Promise<InspectedLayer> {
+  return inspectStream(content.read(digest), options);
+}
+
+async function inspectStream(source: Readable, options: InspectOptions): Promise<InspectedLayer> {
+  const reading = readLayer(source, options);
   for await (const _entry of reading) {
     // bodies left unread are skipped; the checks run on the headers
   }
   const digests = reading.result();
   return { ...digests, mediaType: digests.gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer };
+}
+
+/**
+ * One pass over an uploaded layer: the bytes go into the content store and through the hardened tar
+ * reader at the same time (the upload is read once, not stored and then read back from disk: issue 7's
+ * import figure). Both must succeed, and the first failure is the answer. As when the two ran one after
+ * the other: a refused entry stops the reader but the rest of the upload is still stored (the request is
+ * read to its end, so the client gets the 400 and not a reset connection; the blob is named by no
+ * event, and prune removes it once the request's lease ends); a failed put (a size limit) stops both and
+ * leaves the rest of the request unread; a client gone stops both.
+ */
+export async function putAndInspectLayer(
+  content: ContentStore,
+  body: Readable,
+  put: PutOptions,
+  options: InspectOptions,
+): Promise<{ blob: BlobInfo; layer: InspectedLayer }> {
+  const toStore = new PassThrough();
+  const toRead = new PassThrough();
+  let first: unknown;
+  const storing = content.put(toStore, put).catch((error: unknown) => {
+    first ??= error;
+    toRead.destroy();
+    throw error;
+  });
+  const reading = inspectStream(toRead, options).catch((error: unknown) => {
+    first ??= error;
+    throw error;
+  });
+  const feeding = tee(body, [toStore, toRead]).catch((error: unknown) => {
+    first ??= error;
+    toStore.destroy(error as Error);
+    toRead.destroy(error as Error);
+  });
+  const [blob, layer] = await Promise.allSettled([storing, reading]);
+  await feeding;
+  if (blob.status === 'fulfilled' && layer.status === 'fulfilled') return { blob: blob.value, layer: layer.value };
+  throw first;
+}
+
+/** Copies `source` into every target, as fast as the slowest takes it; a destroyed target is left out, and none left stops the copy. */
+async function tee(source: Readable, targets: PassThrough[]): Promise<void> {
+  for await (const chunk of source) {
+    const live = targets.filter((t) => !t.destroyed);
+    if (live.length === 0) return;
+    const full = live.filter((t) => !t.write(chunk));
+    await Promise.all(full.map((t) => Promise.race([once(t, 'drain'), once(t, 'close')])));
+  }
+  for (const t of targets) if (!t.destroyed) t.end();
 }

@@ -41,8 +41,9 @@ export async function putAndInspectLayer(
   put: PutOptions,
   options: InspectOptions,
 ): Promise<{ blob: BlobInfo; layer: InspectedLayer }> {
-  const toStore = new PassThrough();
-  const toRead = new PassThrough();
+  // Room for a write batch of the content store (1 MiB) on each side: the slower consumer does not stall the other at every chunk.
+  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+  const toRead = new PassThrough({ highWaterMark: 1 << 20 });
   let first: unknown;
   const storing = content.put(toStore, put).catch((error: unknown) => {
     first ??= error;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { CHECKSUMMED_ENTITIES } from './schema/index.js';
+import { quoteIdentifier } from './sql-identifier.js';
 
 export interface ChecksumOptions {
   /**
@@ -17,8 +18,6 @@ const POSITION_COLUMNS = new Set(['position']);
 /** Rows per read of a checksum. */
 const CHECKSUM_PAGE = 2000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 
 /**
  * sha256 over every read-model table: tables by name, columns by name, rows in primary-key order, each
@@ -36,16 +35,16 @@ export function readModelChecksum(dataSource: DataSource, raw: Database.Database
       .filter((c) => !(options.portable && POSITION_COLUMNS.has(c)))
       .sort();
     const keyColumns = meta.primaryColumns.map((c) => c.databaseName);
-    const key = keyColumns.map(quote).join(', ');
+    const key = keyColumns.map(quoteIdentifier).join(', ');
     hash.update(`${JSON.stringify([meta.tableName, columns])}\n`);
-    const list = columns.map(quote).join(', ');
+    const list = columns.map(quoteIdentifier).join(', ');
     // Rows JSON.stringify would write otherwise: a REAL (1e+21, where SQLite writes 1.0e+21) or an
     // integer beyond ±2^53 (JavaScript reads it rounded), found in the columns without TEXT affinity
     // (SQLite stores a number given to a TEXT column as text; text in a numeric column counts too).
     const unlike = meta.columns
       .filter((c) => c.type !== 'text' && columns.includes(c.databaseName))
-      .map((c) => `typeof(${quote(c.databaseName)}) = 'real' OR ${quote(c.databaseName)} NOT BETWEEN ${-MAX_SAFE} AND ${MAX_SAFE}`);
-    const keys = keyColumns.map(quote);
+      .map((c) => `typeof(${quoteIdentifier(c.databaseName)}) = 'real' OR ${quoteIdentifier(c.databaseName)} NOT BETWEEN ${-MAX_SAFE} AND ${MAX_SAFE}`);
+    const keys = keyColumns.map(quoteIdentifier);
     const after = `(${key}) > (${keys.map(() => '?').join(', ')})`;
     // SQLite writes each row's JSON array itself (json_array): one string per row instead of one per
     // cell, ~2× faster than JSON.stringify over the cells. Its text equals JSON.stringify's for every
@@ -56,13 +55,13 @@ export function readModelChecksum(dataSource: DataSource, raw: Database.Database
       raw
         .prepare(
           `SELECT json_array(${list}) || char(10), ${unlike.length > 0 ? unlike.join(' OR ') : '0'}, ${keys.join(', ')}
-           FROM ${quote(meta.tableName)} ${where} ORDER BY ${key} LIMIT ${CHECKSUM_PAGE}`,
+           FROM ${quoteIdentifier(meta.tableName)} ${where} ORDER BY ${key} LIMIT ${CHECKSUM_PAGE}`,
         )
         .raw(true)
         .safeIntegers(true); // the keys go back as they came, even beyond 2^53
     const first = page('');
     const next = page(`WHERE ${after}`);
-    const cells = raw.prepare(`SELECT ${list} FROM ${quote(meta.tableName)} WHERE (${key}) = (${keys.map(() => '?').join(', ')})`).raw(true);
+    const cells = raw.prepare(`SELECT ${list} FROM ${quoteIdentifier(meta.tableName)} WHERE (${key}) = (${keys.map(() => '?').join(', ')})`).raw(true);
     let rows = first.all() as unknown[][];
     while (rows.length > 0) {
       // One update per row: V8 hands a short flat string to the hash cheaply, where a page's text

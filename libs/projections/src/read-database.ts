@@ -5,6 +5,7 @@ import { readModelChecksum, type ChecksumOptions } from './checksum.js';
 import type { Projector } from './projectors/projector.js';
 import { READ_MODEL_ENTITIES } from './schema/index.js';
 import { BulkReadModelWriter } from './bulk-writer.js';
+import { quoteIdentifier } from './sql-identifier.js';
 import { SqlReadModelWriter } from './sql-writer.js';
 
 /**
@@ -49,7 +50,6 @@ interface DeferredUnique {
   columns: string[];
 }
 
-const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** A TypeORM table constraint `, CONSTRAINT "UQ_…" UNIQUE ("a", "b")`. */
 const UNIQUE_CLAUSE = /, CONSTRAINT "(?:[^"]|"")*" UNIQUE \(([^)]*)\)/g;
 
@@ -168,7 +168,7 @@ export class ReadDatabase {
       .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
       .all() as Array<{ name: string; sql: string }>;
     this.raw.transaction(() => {
-      for (const index of indexes) this.raw.prepare(`DROP INDEX "${index.name.replace(/"/g, '""')}"`).run();
+      for (const index of indexes) this.raw.prepare(`DROP INDEX ${quoteIdentifier(index.name)}`).run();
     })();
     this.deferredIndexes = indexes.map((index) => index.sql);
     this.deferUniqueConstraints();
@@ -190,7 +190,7 @@ export class ReadDatabase {
       for (const sql of this.deferredIndexes) this.raw.prepare(sql).run();
       // A duplicate the constraint would have refused during the load fails the build here.
       for (const u of this.deferredUniques) {
-        this.raw.prepare(`CREATE UNIQUE INDEX ${quoteName(`bulk_unique_${u.autoindex}`)} ON ${quoteName(u.table)} (${u.columns.map(quoteName).join(', ')})`).run();
+        this.raw.prepare(`CREATE UNIQUE INDEX ${quoteIdentifier(`bulk_unique_${u.autoindex}`)} ON ${quoteIdentifier(u.table)} (${u.columns.map(quoteIdentifier).join(', ')})`).run();
       }
     })();
     this.restoreUniqueConstraints();
@@ -211,18 +211,18 @@ export class ReadDatabase {
     const deferred: Array<DeferredUnique & { strippedSql: string }> = [];
     for (const table of new Set(autoindexes.map((a) => a.table))) {
       const own = autoindexes.filter((a) => a.table === table);
-      const list = this.raw.pragma(`index_list(${quoteName(table)})`) as Array<{ name: string; origin: string }>;
+      const list = this.raw.pragma(`index_list(${quoteIdentifier(table)})`) as Array<{ name: string; origin: string }>;
       if (own.length !== 1 || list.find((i) => i.name === own[0].name)?.origin !== 'u') continue;
-      const columns = (this.raw.pragma(`index_info(${quoteName(own[0].name)})`) as Array<{ name: string }>).map((c) => c.name);
+      const columns = (this.raw.pragma(`index_info(${quoteIdentifier(own[0].name)})`) as Array<{ name: string }>).map((c) => c.name);
       const { sql: tableSql } = this.raw.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string };
       const clauses = [...tableSql.matchAll(UNIQUE_CLAUSE)];
-      if (clauses.length !== 1 || clauses[0][1] !== columns.map(quoteName).join(', ')) continue;
+      if (clauses.length !== 1 || clauses[0][1] !== columns.map(quoteIdentifier).join(', ')) continue;
       deferred.push({ table, tableSql, autoindex: own[0].name, columns, strippedSql: tableSql.replace(UNIQUE_CLAUSE, '') });
     }
     if (deferred.length === 0) return;
     this.raw.transaction(() => {
       for (const d of deferred) {
-        this.raw.prepare(`DROP TABLE ${quoteName(d.table)}`).run();
+        this.raw.prepare(`DROP TABLE ${quoteIdentifier(d.table)}`).run();
         this.raw.prepare(d.strippedSql).run();
       }
     })();
@@ -255,7 +255,7 @@ export class ReadDatabase {
       raw.unsafeMode(false);
     }
     for (const u of this.deferredUniques) {
-      const list = raw.pragma(`index_list(${quoteName(u.table)})`) as Array<{ name: string; origin: string; unique: number }>;
+      const list = raw.pragma(`index_list(${quoteIdentifier(u.table)})`) as Array<{ name: string; origin: string; unique: number }>;
       const index = list.find((i) => i.name === u.autoindex);
       if (!index || index.origin !== 'u' || index.unique !== 1 || list.some((i) => i.name.startsWith('bulk_unique_'))) {
         throw new Error(`the UNIQUE constraint of ${u.table} did not come back after the load`);

@@ -10,13 +10,14 @@
  * GET /images/…/files?path=/&recursive=true against `tar -tvf` of the same layer tar.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { figure, type Figure } from '../lib/stats.ts';
 import { withTempDir } from '../lib/tmp.ts';
 import { ensureBuilt, memoryOf, resetPeak, startNode, stopLogged, type StrataNode } from './layers-node.ts';
 import { generateTree, type TreeInfo } from './layers-tree.ts';
+import { catalogRecords } from '../../libs/layers/src/snapshot/catalog.ts';
 
 const MiB = 2 ** 20;
 
@@ -312,7 +313,7 @@ async function commitOnce(node: StrataNode, tree: string, i: number, dir: string
   ).json()) as { container: { id: string; snapshotter: string } };
   const { id, snapshotter } = created.container;
   const root = join(node.dataDir, 'snapshots', snapshotter);
-  const record = catalogRecords(root).get(`container-${id}`);
+  const record = (await catalogRecords(root)).get(`container-${id}`);
   if (record?.kind !== 'active') throw new Error(`no active snapshot container-${id} in ${root}/metadata.json + metadata.journal (the snapshotter's layout changed?)`);
   const fs = join(root, 'snapshots', String(record.id), 'fs');
   await sh(`cp -a ${q(tree)}/. ${q(fs)}/`);
@@ -332,24 +333,6 @@ async function commitOnce(node: StrataNode, tree: string, i: number, dir: string
   if (top.size < info.tarBytes * 0.9) throw new Error(`the committed layer has ${top.size} bytes, the tree's tar ${info.tarBytes}: not the whole tree`);
   await node.request(`/containers/${name}`, { method: 'DELETE' }).catch(() => undefined);
   return { ms, peakOverIdleMiB: after.hwmMiB - before.rssMiB };
-}
-
-type CatalogRecord = { key: string; id: number; kind: string };
-
-/** The snapshot catalog as the snapshotter keeps it: metadata.json, then each metadata.journal entry (libs/layers/src/snapshot/catalog.ts). */
-function catalogRecords(root: string): Map<string, CatalogRecord> {
-  const file = existsSync(join(root, 'metadata.json'))
-    ? (JSON.parse(readFileSync(join(root, 'metadata.json'), 'utf8')) as { seq?: number; snapshots: CatalogRecord[] })
-    : { snapshots: [] };
-  const records = new Map(file.snapshots.map((r) => [r.key, r]));
-  const journal = existsSync(join(root, 'metadata.journal')) ? readFileSync(join(root, 'metadata.journal'), 'utf8') : '';
-  for (const line of journal.split('\n').filter(Boolean)) {
-    const entry = JSON.parse(line) as { seq: number; del?: string[]; put?: CatalogRecord[] };
-    if (entry.seq <= (file.seq ?? 0)) continue;
-    for (const key of entry.del ?? []) records.delete(key);
-    for (const r of entry.put ?? []) records.set(r.key, r);
-  }
-  return records;
 }
 
 async function measureUnion(

@@ -407,10 +407,15 @@ function parseEntry(line: string): JournalEntry | undefined {
   return ok ? entry : undefined;
 }
 
+/** The snapshots the catalog under `root` names, as an open would read them (metadata.json, then the journal); for tools outside the node. */
+export async function catalogRecords(root: string): Promise<Map<string, SnapshotRecord>> {
+  return (await readState(root)).records;
+}
+
 /** Whether the catalog under `root` names any snapshot (metadata.json and its journal); false when there is none or it cannot be read. */
 export async function catalogHoldsSnapshots(root: string): Promise<boolean> {
   try {
-    return (await readState(root)).records.size > 0;
+    return (await catalogRecords(root)).size > 0;
   } catch {
     return false;
   }

@@ -17,12 +17,13 @@ export function inspectLayer(content: ContentStore, digest: string, options: Ins
   return inspectStream(content.read(digest), options);
 }
 
-async function inspectStream(source: Readable, options: InspectOptions): Promise<InspectedLayer> {
-  const reading = readLayer(source, options);
+async function inspectStream(source: Readable, options: InspectOptions, blobDigest?: Promise<string>): Promise<InspectedLayer> {
+  // Given the blob's digest (the content store hashes what it stores), the reader hashes only a gzip layer's tar.
+  const reading = readLayer(source, { ...options, hash: blobDigest ? 'tar' : 'both' });
   for await (const _entry of reading) {
     // bodies left unread are skipped; the checks run on the headers
   }
-  const digests = reading.result();
+  const digests = reading.result(blobDigest && (await blobDigest));
   return { ...digests, mediaType: digests.gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer };
 }
 
@@ -33,7 +34,8 @@ async function inspectStream(source: Readable, options: InspectOptions): Promise
  * the other: a refused entry stops the reader but the rest of the upload is still stored (the request is
  * read to its end, so the client gets the 400 and not a reset connection; the blob is named by no
  * event, and prune removes it once the request's lease ends); a failed put (a size limit) stops both and
- * leaves the rest of the request unread; a client gone stops both.
+ * leaves the rest of the request unread; a client gone stops both. The bytes are hashed once for a plain
+ * layer (its digest is its diffID), by the store.
  */
 export async function putAndInspectLayer(
   content: ContentStore,
@@ -50,7 +52,9 @@ export async function putAndInspectLayer(
     toRead.destroy();
     throw error;
   });
-  const reading = inspectStream(toRead, options).catch((error: unknown) => {
+  const stored = storing.then((blob) => blob.digest);
+  stored.catch(() => {}); // a failed put is answered through `storing`; the reader may stop before it asks
+  const reading = inspectStream(toRead, options, stored).catch((error: unknown) => {
     first ??= error;
     throw error;
   });

@@ -56,7 +56,17 @@ export interface ReadLayerOptions {
   setuid?: SetuidPolicy;
   /** Cap on the uncompressed tar (a gzip bomb's defence); SIZE_LIMIT as soon as it is passed. */
   maxUncompressedBytes?: number;
+  /**
+   * What the reader hashes (SHA-256 is its largest cost per byte after the parse):
+   * - `both` (default): the blob as given and the uncompressed tar — one hash for a plain layer, where they are the same bytes;
+   * - `tar`: the caller hashes the blob itself (the content store does as it stores it), so only a gzip
+   *   layer's uncompressed tar is hashed, and `result(blobDigest)` takes the caller's digest;
+   * - `none`: nothing (reading a stored, verified layer for its entries); `result()` throws.
+   */
+  hash?: LayerHashing;
 }
+
+export type LayerHashing = 'both' | 'tar' | 'none';
 
 /** 64 GiB: far over any sane layer, far under a disk-filling bomb. Callers with a budget pass less. */
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 64 * 1024 ** 3;

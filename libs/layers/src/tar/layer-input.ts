@@ -2,25 +2,32 @@ import { createHash, type Hash } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { LayerError, layerInvalid } from '../errors.js';
-import type { LayerDigests } from './layer-entry.js';
+import type { LayerDigests, LayerHashing } from './layer-entry.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
+/** Counts bytes, and hashes them once asked to (whether is known only after the first bytes: gzip or not). */
 class Counter {
-  readonly hash: Hash = createHash('sha256');
+  hash: Hash | undefined;
   bytes = 0;
   add(chunk: Buffer): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.length;
+  }
+  digest(): string {
+    return `sha256:${this.hash!.copy().digest('hex')}`;
   }
 }
 
 /**
  * The uncompressed bytes of a layer blob, whether it came gzipped (sniffed by its magic bytes, not
- * trusted from a media type) or plain, with both sides hashed on the way through.
+ * trusted from a media type) or plain, hashed on the way through as `hashing` says (ReadLayerOptions.hash):
+ * a plain layer's blob and tar are the same bytes, hashed once.
  */
 export class LayerInput {
-  private readonly given = new Counter();
+  /** The blob's length; its hash (a gzip layer's, when asked for) is taken in chunks(). */
+  private givenBytes = 0;
+  private givenHash: Hash | undefined;
   private readonly tar = new Counter();
   private gzip = false;
   private sourceError: unknown;
@@ -28,6 +35,7 @@ export class LayerInput {
   constructor(
     private readonly source: Readable,
     private readonly maxUncompressedBytes: number,
+    private readonly hashing: LayerHashing = 'both',
   ) {}
 
   /** The uncompressed tar. Throws SIZE_LIMIT the moment the cap is passed and reads nothing more. */
@@ -43,9 +51,19 @@ export class LayerInput {
     }
     const start = Buffer.concat(head);
     this.gzip = GZIP_MAGIC.every((byte, i) => start[i] === byte);
+    // A plain layer's tar is the blob: one hash (the tar side's) serves for both, or none when the caller has the blob's.
+    if (this.hashing === 'both' || (this.hashing === 'tar' && this.gzip)) this.tar.hash = createHash('sha256');
+    // (rawChunks only counts the blob's bytes: whether to hash them is known from here on.)
+    const given = this.gzip && this.hashing === 'both' ? (this.givenHash = createHash('sha256')) : undefined;
     async function* replay() {
-      if (start.length > 0) yield start;
-      yield* raw;
+      if (start.length > 0) {
+        given?.update(start);
+        yield start;
+      }
+      for await (const chunk of raw) {
+        given?.update(chunk);
+        yield chunk;
+      }
     }
     const tar = this.gzip ? gunzip(replay()) : replay();
     for await (const chunk of tar) {
@@ -63,12 +81,23 @@ export class LayerInput {
     return this.tar.bytes;
   }
 
-  /** Only meaningful once chunks() has run to the end. */
-  digests(): LayerDigests {
+  /**
+   * Only meaningful once chunks() has run to the end. `blobDigest`: the blob's digest as the caller
+   * computed it (required when hashing is `tar`, ignored otherwise).
+   */
+  digests(blobDigest?: string): LayerDigests {
+    if (this.hashing === 'none') throw new Error('readLayer: digests were not asked for (hash: none)');
+    let digest: string;
+    if (this.hashing === 'tar') {
+      if (blobDigest === undefined) throw new Error('readLayer: hash "tar" needs the blob digest the caller computed');
+      digest = blobDigest;
+    } else {
+      digest = this.gzip ? `sha256:${this.givenHash!.copy().digest('hex')}` : this.tar.digest();
+    }
     return {
-      diffId: `sha256:${this.tar.hash.copy().digest('hex')}`,
-      digest: `sha256:${this.given.hash.copy().digest('hex')}`,
-      size: this.given.bytes,
+      diffId: this.gzip ? this.tar.digest() : digest,
+      digest,
+      size: this.givenBytes,
       uncompressedSize: this.tar.bytes,
       gzip: this.gzip,
     };
@@ -88,7 +117,7 @@ export class LayerInput {
     try {
       for await (const chunk of this.source) {
         const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-        this.given.add(buffer);
+        this.givenBytes += buffer.length;
         yield buffer;
       }
     } catch (error) {

@@ -80,6 +80,29 @@ describe('readLayer: normal layers', () => {
     expect(digests).toEqual({ diffId: sha256(plain), digest: sha256(blob), size: blob.length, uncompressedSize: plain.length, gzip: true });
   });
 
+  it("hash 'tar': the caller's blob digest is the digest, and a plain layer's diffID; a gzip layer's tar is still hashed", async () => {
+    const plain = await tarOf([{ name: 'a', body: 'abc' }]);
+    const blob = gzipSync(plain);
+    const read = async (bytes: Buffer, blobDigest?: string) => {
+      const reading = readLayer(streamOf(bytes.subarray(0, 1), bytes.subarray(1)), { hash: 'tar' });
+      for await (const _entry of reading);
+      return reading.result(blobDigest);
+    };
+    // a wrong "caller's digest" shows it is taken as given, not recomputed: the store is the one that hashed the blob
+    expect(await read(plain, 'sha256:from-the-store')).toEqual({ diffId: 'sha256:from-the-store', digest: 'sha256:from-the-store', size: plain.length, uncompressedSize: plain.length, gzip: false });
+    expect(await read(blob, 'sha256:from-the-store')).toEqual({ diffId: sha256(plain), digest: 'sha256:from-the-store', size: blob.length, uncompressedSize: plain.length, gzip: true });
+    await expect(read(plain)).rejects.toThrow(/needs the blob digest/);
+  });
+
+  it("hash 'none': entries are checked as ever, and there are no digests to ask for", async () => {
+    const reading = readLayer(streamOf(await tarOf([{ name: 'a', body: 'abc' }])), { hash: 'none' });
+    const paths: string[] = [];
+    for await (const entry of reading) paths.push(entry.path);
+    expect(paths).toEqual(['a']);
+    expect(() => reading.result()).toThrow(/not asked for/);
+    expect((await rejection([{ name: '../escape', body: 'x' }], { hash: 'none' })).code).toBe((await rejection([{ name: '../escape', body: 'x' }])).code);
+  });
+
   it('reports whiteouts and opaque markers, and skips aufs bookkeeping', async () => {
     const { entries } = await readAll(
       await tarOf([

@@ -8,8 +8,11 @@ import { drainedOrClosed } from './stream-waits.js';
 
 /** A layer being read: iterate it once for its entries, then ask for its digests. */
 export interface LayerReading extends AsyncIterable<LayerEntry> {
-  /** The digests and sizes; throws if the entries have not been read to the end. */
-  result(): LayerDigests;
+  /**
+   * The digests and sizes; throws if the entries have not been read to the end, or if the reading was
+   * asked to hash nothing. With `hash: 'tar'`, pass the blob's digest the caller computed.
+   */
+  result(blobDigest?: string): LayerDigests;
 }
 
 const BLOCK = 512;
@@ -20,9 +23,9 @@ const BLOCK = 512;
  * inside an entry, lacks the end-of-archive block or is not a tar is TRUNCATED_ARCHIVE.
  */
 export function readLayer(source: Readable, options: ReadLayerOptions = {}): LayerReading {
-  const input = new LayerInput(source, options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES);
+  const input = new LayerInput(source, options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES, options.hash);
   const checker = new EntryChecker(options.setuid ?? 'allow');
-  let digests: LayerDigests | undefined;
+  let done = false;
   let started = false;
 
   async function* entries(): AsyncGenerator<LayerEntry> {
@@ -53,7 +56,7 @@ export function readLayer(source: Readable, options: ReadLayerOptions = {}): Lay
       if (input.uncompressedBytes < end + BLOCK) {
         throw layerInvalid('TRUNCATED_ARCHIVE', input.uncompressedBytes === 0 ? 'layer: empty stream, not a tar' : 'layer: no end-of-archive block, the tar is truncated');
       }
-      digests = input.digests();
+      done = true;
     } catch (error) {
       throw input.asLayerError(error);
     } finally {
@@ -69,9 +72,9 @@ export function readLayer(source: Readable, options: ReadLayerOptions = {}): Lay
       started = true;
       return entries();
     },
-    result() {
-      if (!digests) throw new Error('readLayer: result() is known only after the last entry');
-      return digests;
+    result(blobDigest?: string) {
+      if (!done) throw new Error('readLayer: result() is known only after the last entry');
+      return input.digests(blobDigest);
     },
   };
 }

@@ -55,7 +55,8 @@ export async function buildUnionIndex(layers: LayerOpener[], options: ReadLayerO
     const hides: string[] = [];
     const opaques: string[] = [];
     const files = new Map<string, FileMeta>(); // this layer's files, for its hard links
-    for await (const entry of readLayer(layers[layer](), options)) {
+    // Stored blobs, verified when they were stored: nothing to hash.
+    for await (const entry of readLayer(layers[layer](), { ...options, hash: 'none' })) {
       if (entry.whiteout) {
         if ('of' in entry.whiteout) hides.push(entry.whiteout.of);
         else opaques.push(entry.whiteout.opaque);

@@ -114,7 +114,8 @@ export class UnionView {
   private streamEntry(layer: number, key: string): Readable {
     const out = new PassThrough();
     const copy = async () => {
-      for await (const entry of readLayer(this.layers[layer](), this.options)) {
+      // Stored blobs, verified when they were stored: nothing to hash.
+      for await (const entry of readLayer(this.layers[layer](), { ...this.options, hash: 'none' })) {
         if (entry.path === key && !entry.whiteout) {
           await pipeline(entry.body, out);
           return; // leaving the loop closes the layer stream

@@ -1,5 +1,4 @@
-import { MediaTypes, readLayer, type BlobInfo, type ContentStore, type LayerDigests, type PutOptions, type SetuidPolicy } from '@strata/layers';
-import { once } from 'node:events';
+import { drainedOrClosed, MediaTypes, readLayer, type BlobInfo, type ContentStore, type LayerDigests, type PutOptions, type SetuidPolicy } from '@strata/layers';
 import { PassThrough, type Readable } from 'node:stream';
 
 export interface InspectedLayer extends LayerDigests {
@@ -75,7 +74,8 @@ async function tee(source: Readable, targets: PassThrough[]): Promise<void> {
     const live = targets.filter((t) => !t.destroyed);
     if (live.length === 0) return;
     const full = live.filter((t) => !t.write(chunk));
-    await Promise.all(full.map((t) => Promise.race([once(t, 'drain'), once(t, 'close')])));
+    // (drainedOrClosed removes both listeners: a race of two once() leaked the loser's, a warning per ten chunks)
+    await Promise.all(full.map((t) => drainedOrClosed(t)));
   }
   for (const t of targets) if (!t.destroyed) t.end();
 }

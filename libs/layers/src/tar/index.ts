@@ -5,3 +5,4 @@ export { applyLayer, type ApplyLayerOptions, type ApplyProgress } from './apply-
 export { writeLayer, writeTreeLayer, gzipLayer } from './layer-writer.js';
 export { OPAQUE_MARKER, WHITEOUT_PREFIX, normalizeEntryPath } from './entry-paths.js';
 export { RootResolver } from './root-resolver.js';
+export { drainedOrClosed } from './stream-waits.js';

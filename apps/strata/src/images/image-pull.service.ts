@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { CommandReply, PullImageReply, PullImageRequest, TransferProgress } from '@strata/api';
 import { parseRepoTag, type CommandMeta } from '@strata/domain';
-import { ContentLeases, hostPlatform, resolveImage, type ContentStore } from '@strata/layers';
+import { ContentLeases, hostPlatform, type ContentStore } from '@strata/layers';
 import { formatRemoteReference, parsePlatform, parseRemoteReference, pullImage, RegistryClient, type RegistryCredentials, DOCKER_HUB } from '@strata/registry';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
@@ -10,7 +10,7 @@ import { ReadModels } from '../projections/read-models.service.js';
 import { STRATA_VERSION } from '../version.js';
 import { BlobSources } from './blob-sources.js';
 import { imageRecord } from './image-record.js';
-import { inspectLayer } from './inspect-layer.js';
+import { layerChecks, resolveInspectedImage } from './inspect-layer.js';
 import { CONTENT_STORE } from './layer-tokens.js';
 import { asApiError } from './registry-auth.js';
 import { throttledBlobProgress } from './transfer-progress.js';
@@ -83,10 +83,7 @@ export class ImagePullService {
       });
       emit({ kind: 'verifying', manifestDigest: pulled.manifestDigest });
       // Exactly what an import checks before anything is recorded: the image whole, and every layer's entries.
-      const image = await resolveImage(this.content, pulled.manifestDigest, { maxUncompressedBytes: this.config.maxLayerBytes });
-      for (const layer of image.layers) {
-        await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
-      }
+      const image = await resolveInspectedImage(this.content, pulled.manifestDigest, layerChecks(this.config));
       this.sources.remember(ref.registry, ref.repository, pulled.blobs.map((b) => b.digest));
       const commands: CommandReply[] = [await this.commands.run(meta, 'pull-create', 'CreateImage', { image: imageRecord(image, 'pull', { source: remote }) })];
       if (target) commands.push(await this.commands.run(meta, 'pull-tag', 'TagImage', { ...target, digest: image.manifestDigest }));

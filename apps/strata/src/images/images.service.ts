@@ -6,7 +6,6 @@ import {
   ContentLeases,
   loadArchive,
   pruneContent,
-  resolveImage,
   serializeImageConfig,
   newImageConfig,
   UnionView,
@@ -23,7 +22,7 @@ import { ReadModels } from '../projections/read-models.service.js';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { imageRecord } from './image-record.js';
 import { ImageResolver } from './image-resolver.js';
-import { inspectLayer, putAndInspectLayer } from './inspect-layer.js';
+import { inspectLayer, layerChecks, putAndInspectLayer, resolveInspectedImage } from './inspect-layer.js';
 import { CONTENT_STORE, SNAPSHOTTER } from './layer-tokens.js';
 import { pruneSnapshots } from './snapshot-prune.js';
 
@@ -57,10 +56,7 @@ export class ImagesService {
   async import(body: Readable, options: ImportOptions, meta: CommandMeta): Promise<ImportImageReply> {
     const target = options.tag === undefined ? undefined : parseTarget(options.tag);
     return this.withLease(async (lease) => {
-      const { blob, layer } = await putAndInspectLayer(this.content, body, { lease, maxSize: this.config.maxLayerBytes }, {
-        maxUncompressedBytes: this.config.maxLayerBytes,
-        setuid: this.config.setuid,
-      });
+      const { blob, layer } = await putAndInspectLayer(this.content, body, { lease, maxSize: this.config.maxLayerBytes }, layerChecks(this.config));
       const created = meta.occurredAt;
       const config = serializeImageConfig(
         newImageConfig({
@@ -72,7 +68,8 @@ export class ImagesService {
       await this.content.putBytes(config.bytes, { expectedDigest: config.descriptor.digest, lease });
       const manifest = buildManifest(config.descriptor, [{ mediaType: layer.mediaType, digest: blob.digest, size: blob.size }]);
       await this.content.putBytes(manifest.bytes, { expectedDigest: manifest.descriptor.digest, lease });
-      const image = await resolveImage(this.content, manifest.descriptor.digest, { maxUncompressedBytes: this.config.maxLayerBytes });
+      // The upload was inspected as it came in: its diffID is known, nothing is read again.
+      const image = await resolveInspectedImage(this.content, manifest.descriptor.digest, layerChecks(this.config), new Map([[blob.digest, layer.diffId]]));
       const replies = await this.record(meta, 'import', image, 'import', options.source ?? null, target);
       return { image: await this.view(image.manifestDigest, replies), commands: replies, position: lastPosition(replies) };
     });
@@ -90,7 +87,7 @@ export class ImagesService {
       // entries, before any image is recorded.
       const layers = new Set(loaded.flatMap((image) => image.layers.map((l) => l.digest)));
       for (const digest of layers) {
-        await inspectLayer(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
+        await inspectLayer(this.content, digest, layerChecks(this.config));
       }
       const images: LoadImageReply['images'] = [];
       const commands: CommandReply[] = [];

@@ -1,5 +1,19 @@
-import { drainedOrClosed, MediaTypes, readLayer, type BlobInfo, type ContentStore, type LayerDigests, type PutOptions, type SetuidPolicy } from '@strata/layers';
+import {
+  drainedOrClosed,
+  layerEncoding,
+  layerInvalid,
+  MediaTypes,
+  readLayer,
+  resolveImage,
+  type BlobInfo,
+  type ContentStore,
+  type LayerDigests,
+  type PutOptions,
+  type ResolvedImage,
+  type SetuidPolicy,
+} from '@strata/layers';
 import { PassThrough, type Readable } from 'node:stream';
+import type { NodeConfig } from '../config/node-config.js';
 
 export interface InspectedLayer extends LayerDigests {
   mediaType: string;
@@ -7,13 +21,44 @@ export interface InspectedLayer extends LayerDigests {
 
 type InspectOptions = { maxUncompressedBytes: number; setuid: SetuidPolicy };
 
+/** The node's limits for a layer it is given: its size uncompressed, and what setuid bits become. */
+export function layerChecks(config: Pick<NodeConfig, 'maxLayerBytes' | 'setuid'>): InspectOptions {
+  return { maxUncompressedBytes: config.maxLayerBytes, setuid: config.setuid };
+}
+
 /**
  * Reads a stored layer blob through the hardened tar reader to the end: every hostile construct
  * (`..`, links out of the root, devices, duplicates, truncation, a gzip bomb) is refused here, before
- * any event names the layer. Returns its diffID and what it is (gzip or plain).
+ * any event names the layer. Returns its diffID and what it is (gzip or plain). A stored blob's address
+ * is its verified digest: only a gzip layer's tar is hashed.
  */
 export function inspectLayer(content: ContentStore, digest: string, options: InspectOptions): Promise<InspectedLayer> {
-  return inspectStream(content.read(digest), options);
+  return inspectStream(content.read(digest), options, Promise.resolve(digest));
+}
+
+/**
+ * What an import, a pull or a push checks before anything is recorded: the image whole (resolveImage)
+ * and every layer's entries (inspectLayer), each layer read once — the tar reader's pass gives the
+ * diffID resolveImage compares with the config. `known`: layer digest → diffID already read (an import's
+ * upload was inspected as it came in).
+ */
+export async function resolveInspectedImage(
+  content: ContentStore,
+  manifestDigest: string,
+  options: InspectOptions,
+  known?: ReadonlyMap<string, string>,
+): Promise<ResolvedImage> {
+  return resolveImage(content, manifestDigest, {
+    maxUncompressedBytes: options.maxUncompressedBytes,
+    diffIdCache: known ? new Map(known) : undefined,
+    diffIdOf: async (layer) => {
+      // As layerDiffId: zstd or not a layer is refused first, and a layer labelled gzip must be gzip.
+      const { gzip } = await layerEncoding(content, layer);
+      const inspected = await inspectLayer(content, layer.digest, options);
+      if (gzip && !inspected.gzip) throw layerInvalid('TRUNCATED_ARCHIVE', `layer ${layer.digest} is labelled gzip but is not valid gzip`, { digest: layer.digest });
+      return inspected.diffId;
+    },
+  });
 }
 
 async function inspectStream(source: Readable, options: InspectOptions, blobDigest?: Promise<string>): Promise<InspectedLayer> {

@@ -24,7 +24,7 @@ import { commandMeta, commandMetaFrom } from '../commands/command-meta.js';
 import { CommandSteps, lastPosition } from '../commands/command-steps.js';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { imageRecord } from '../images/image-record.js';
-import { inspectLayer } from '../images/inspect-layer.js';
+import { layerChecks, resolveInspectedImage } from '../images/inspect-layer.js';
 import { CONTENT_STORE } from '../images/layer-tokens.js';
 import { ReadModels } from '../projections/read-models.service.js';
 import { RegistryAccess, type RegistryCaller } from './registry-access.js';
@@ -152,10 +152,7 @@ export class RegistryManifests {
     try {
       if (document.kind === 'manifest') {
         await this.content.putBytes(bytes, { expectedDigest: digest, lease });
-        const image = await resolveImage(this.content, digest, { maxUncompressedBytes: this.config.maxLayerBytes });
-        for (const layer of image.layers) {
-          await inspectLayer(this.content, layer.digest, { maxUncompressedBytes: this.config.maxLayerBytes, setuid: this.config.setuid });
-        }
+        const image = await resolveInspectedImage(this.content, digest, layerChecks(this.config));
         record = imageRecord(image, 'push', { source });
       } else {
         // The platform manifests were each verified (and recorded) when they were pushed by digest.

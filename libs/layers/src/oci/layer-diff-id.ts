@@ -24,14 +24,8 @@ const startsWith = (head: Buffer, magic: number[]) => magic.every((byte, i) => h
  * decompressed by Node 20: UNSUPPORTED_MEDIA_TYPE.
  */
 export async function layerDiffId(store: ContentStore, descriptor: Pick<Descriptor, 'digest' | 'mediaType'>, options: LayerDiffIdOptions = {}): Promise<string> {
-  const { digest, mediaType } = descriptor;
-  const compression = layerCompression(mediaType);
-  if (compression === undefined) throw layerInvalid('UNSUPPORTED_MEDIA_TYPE', `layer ${digest} has media type ${mediaType}, not a layer`, { digest, mediaType });
-  const head = await readHead(store, digest);
-  if (compression === 'zstd' || startsWith(head, ZSTD_MAGIC)) {
-    throw layerInvalid('UNSUPPORTED_MEDIA_TYPE', `layer ${digest} is zstd-compressed, which this node cannot decompress`, { digest, mediaType });
-  }
-  const gzip = compression === 'gzip' || startsWith(head, GZIP_MAGIC);
+  const { digest } = descriptor;
+  const { gzip } = await layerEncoding(store, descriptor);
   const max = options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_LAYER_BYTES;
   const counter = new DigestCounter();
   // Kept aside: Node 20's pipeline reports an error thrown by its last stage after a zlib stream as a bare AbortError.
@@ -57,6 +51,21 @@ export async function layerDiffId(store: ContentStore, descriptor: Pick<Descript
     throw error;
   }
   return counter.digest();
+}
+
+/**
+ * How a stored layer is to be uncompressed: gzip when its media type or its first bytes say so.
+ * UNSUPPORTED_MEDIA_TYPE when it is not a layer, or zstd (Node 20 cannot decompress it).
+ */
+export async function layerEncoding(store: ContentStore, descriptor: Pick<Descriptor, 'digest' | 'mediaType'>): Promise<{ gzip: boolean }> {
+  const { digest, mediaType } = descriptor;
+  const compression = layerCompression(mediaType);
+  if (compression === undefined) throw layerInvalid('UNSUPPORTED_MEDIA_TYPE', `layer ${digest} has media type ${mediaType}, not a layer`, { digest, mediaType });
+  const head = await readHead(store, digest);
+  if (compression === 'zstd' || startsWith(head, ZSTD_MAGIC)) {
+    throw layerInvalid('UNSUPPORTED_MEDIA_TYPE', `layer ${digest} is zstd-compressed, which this node cannot decompress`, { digest, mediaType });
+  }
+  return { gzip: compression === 'gzip' || startsWith(head, GZIP_MAGIC) };
 }
 
 async function readHead(store: ContentStore, digest: string): Promise<Buffer> {

@@ -33,6 +33,12 @@ export interface ResolveImageOptions extends LayerDiffIdOptions {
   maxDocumentBytes?: number;
   /** Layer digest → diffID already computed in this run (images of one archive share layers). */
   diffIdCache?: Map<string, string>;
+  /**
+   * Computes a layer's diffID in place of `layerDiffId` (which reads and hashes the layer): a caller
+   * that reads every layer anyway (the hardened tar reader's checks) passes its own, so each layer is
+   * read once. Called after the layer's presence and size were checked, in manifest order.
+   */
+  diffIdOf?: (layer: Descriptor) => Promise<string>;
 }
 
 /**
@@ -68,7 +74,7 @@ export async function resolveImage(store: ContentStore, manifestDigest: string, 
   const layers: ResolvedLayer[] = [];
   for (const [i, layer] of manifest.layers.entries()) {
     const cached = options.diffIdCache?.get(layer.digest);
-    const diffId = cached ?? (await layerDiffId(store, layer, options));
+    const diffId = cached ?? (await (options.diffIdOf ? options.diffIdOf(layer) : layerDiffId(store, layer, options)));
     options.diffIdCache?.set(layer.digest, diffId);
     if (diffId !== diffIds[i]) {
       throw layerInvalid('DIFF_ID_MISMATCH', `layer ${i} (${layer.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`, {

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isDigest, type ContentStore } from '@strata/layers';
 import { isRepositoryName, parseChunkRange, parseRangeHeader, RegistryError, uploadRangeHeader, type UploadSession } from '@strata/registry';
 import type { Request, Response } from 'express';
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { NODE_CONFIG, type NodeConfig } from '../config/node-config.js';
 import { CONTENT_STORE } from '../images/layer-tokens.js';
@@ -107,7 +106,8 @@ export class RegistryBlobs {
     else request.resume();
     // The session goes away whatever happens: a blob that failed its check must be uploaded again.
     await this.uploads.sessions.finish(name, uuid, (session) =>
-      this.content.put(createReadStream(session.dataPath), { expectedDigest: digest, maxSize: this.config.maxLayerBytes }),
+      // Moved into the store, not copied: the upload's bytes are written once.
+      this.content.putFile(session.dataPath, { expectedDigest: digest, maxSize: this.config.maxLayerBytes }),
     );
     await this.repositoryContent.links.link(name, digest);
     this.created(response, name, digest);

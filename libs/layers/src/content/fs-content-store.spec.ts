@@ -67,6 +67,33 @@ describe('FsContentStore', () => {
     await ingestIsEmpty();
   });
 
+  it('putFile moves a checked file into place (read-only, same bytes), and leaves a refused one to the caller', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17); // more than one of putFile's 1 MiB reads
+    const upload = join(root, 'upload-1');
+    await writeFile(upload, bytes, { mode: 0o600 });
+    const leases = new ContentLeases();
+    const lease = leases.acquire();
+    const info = await store.putFile(upload, { expectedDigest: sha256Digest(bytes), maxSize: bytes.length, lease });
+    expect(info).toEqual({ digest: sha256Digest(bytes), size: bytes.length });
+    expect(leases.isHeld(info.digest)).toBe(true);
+    expect(await readFile(store.pathOf(info.digest))).toEqual(bytes);
+    expect((await stat(store.pathOf(info.digest))).mode & 0o777).toBe(0o444);
+    await expect(stat(upload)).rejects.toMatchObject({ code: 'ENOENT' });
+    // refused: wrong digest, too big; the file stays where it was and nothing enters the store
+    const other = join(root, 'upload-2');
+    await writeFile(other, 'not what was announced');
+    expect(await codeOf(store.putFile(other, { expectedDigest: sha256Digest('announced') }))).toBe('DIGEST_MISMATCH');
+    expect(await codeOf(store.putFile(other, { maxSize: 4 }))).toBe('SIZE_LIMIT');
+    expect(await readFile(other, 'utf8')).toBe('not what was announced');
+    expect(await store.has(sha256Digest('not what was announced'))).toBe(false);
+    // a blob the store has already: the file is removed, the blob kept
+    const again = join(root, 'upload-3');
+    await writeFile(again, bytes);
+    expect(await store.putFile(again, { expectedDigest: info.digest })).toEqual(info);
+    await expect(stat(again)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(store.pathOf(info.digest))).toEqual(bytes);
+  });
+
   it('refuses a blob shorter or longer than announced', async () => {
     expect(await codeOf(store.putBytes('12345', { expectedSize: 6 }))).toBe('SIZE_MISMATCH');
     expect(await codeOf(store.putBytes('12345', { expectedSize: 4 }))).toBe('SIZE_MISMATCH');

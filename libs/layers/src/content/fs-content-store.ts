@@ -9,6 +9,8 @@ import type { BlobInfo, ContentStore, PutOptions } from './port.js';
 /** JSON documents (manifests, configs, indexes) are small; anything bigger read whole is a mistake or an attack. */
 export const DEFAULT_READ_BYTES_LIMIT = 4 * 1024 * 1024;
 const READ_CHUNK = 64 * 1024;
+/** putFile hashes a file it has whole: bigger reads, fewer thread-pool round trips. */
+const FILE_CHUNK = 1024 * 1024;
 /** Temp files untouched this long are leftovers of a crash (a live upload rewrites its file's mtime on every chunk). */
 const STALE_INGEST_MS = 60 * 60 * 1000;
 
@@ -61,6 +63,50 @@ export class FsContentStore implements ContentStore {
       })(),
       options,
     );
+  }
+
+  async putFile(path: string, options: PutOptions = {}): Promise<BlobInfo> {
+    checkPutOptions(options);
+    const handle = await open(path, 'r');
+    try {
+      // Read once (the file was just written: from the page cache), hashed and checked like any put.
+      const counter = new DigestCounter();
+      const buffer = Buffer.allocUnsafe(FILE_CHUNK);
+      for (let position = 0; ; ) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        counter.update(buffer.subarray(0, bytesRead));
+        checkRunningSize(counter.bytes, options);
+      }
+      const digest = checkFinal(counter, options);
+      options.lease?.add(digest);
+      const { hex } = parseDigest(digest);
+      await this.settled(hex);
+      const final = join(this.blobsDir, hex);
+      if (await this.has(digest)) {
+        const now = new Date();
+        await utimes(final, now, now).catch(() => undefined);
+        await unlink(path).catch(() => undefined);
+        return { digest, size: counter.bytes };
+      }
+      // Moved, not copied: the bytes reach the disk once (fsync), and the rename is made durable as in ingest().
+      await handle.sync();
+      await handle.chmod(0o444);
+      try {
+        await rename(path, final);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+        // Another filesystem: copied through ingest (which hashes again: it does not take our word).
+        const info = await this.ingest(Readable.from(readChunks(path, digest)), { ...options, expectedDigest: digest });
+        await unlink(path).catch(() => undefined);
+        return info;
+      }
+      await syncDir(this.blobsDir);
+      return { digest, size: counter.bytes };
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
   }
 
   async has(digest: string): Promise<boolean> {

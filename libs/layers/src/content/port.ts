@@ -30,6 +30,12 @@ export interface PutOptions {
 export interface ContentStore {
   put(source: AsyncIterable<Uint8Array> | Readable, options?: PutOptions): Promise<BlobInfo>;
   putBytes(data: Uint8Array | string, options?: PutOptions): Promise<BlobInfo>;
+  /**
+   * Takes a whole file the caller wrote (a registry upload's data) into the store: hashed and checked
+   * as `put` does, then moved into place instead of copied. Once it succeeds the file is gone (moved,
+   * or removed when the store already had the blob); a failure leaves it to the caller.
+   */
+  putFile(path: string, options?: PutOptions): Promise<BlobInfo>;
   has(digest: string): Promise<boolean>;
   info(digest: string): Promise<BlobInfo | undefined>;
   /** A stream of the blob, or of [start, end] (inclusive, like HTTP Range). BLOB_UNKNOWN if absent. */

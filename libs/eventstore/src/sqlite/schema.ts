@@ -59,6 +59,49 @@ export function rowOf(streamId: string, version: number, commandId: string, e: P
   };
 }
 
+/**
+ * The columns of `events` in EventRow's order, for reads that take rows as arrays (`raw()`): better-sqlite3
+ * builds a 13-key object per row otherwise, which costs more than the SELECT itself (~2 µs per row).
+ */
+export const EVENT_COLUMNS =
+  'position, event_id, stream_id, version, type, schema_version, occurred_at, actor, command_id, correlation_id, causation_id, node_id, data';
+
+/** One row of `SELECT ${EVENT_COLUMNS}` read with `raw()`. */
+export type EventValues = [
+  position: number,
+  event_id: string,
+  stream_id: string,
+  version: number,
+  type: string,
+  schema_version: number,
+  occurred_at: string,
+  actor: string,
+  command_id: string,
+  correlation_id: string,
+  causation_id: string | null,
+  node_id: string,
+  data: string,
+];
+
+/** envelopeOf for a row read as an array (EVENT_COLUMNS): the same envelope. */
+export function envelopeOfValues(row: EventValues): EventEnvelope {
+  return {
+    eventId: row[1],
+    type: row[4],
+    schemaVersion: row[5],
+    streamId: row[2],
+    version: row[3],
+    position: row[0],
+    occurredAt: row[6],
+    actor: row[7],
+    commandId: row[8],
+    correlationId: row[9],
+    causationId: row[10],
+    nodeId: row[11],
+    data: JSON.parse(row[12]) as unknown,
+  };
+}
+
 /** The envelope as stored (before upcasting). */
 export function envelopeOf(row: EventRow): EventEnvelope {
   return {

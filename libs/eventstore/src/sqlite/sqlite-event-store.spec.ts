@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UpcasterChain } from '@strata/domain';
 import { ConcurrencyError } from '../port.js';
 import { factoryFromConfig } from '../testing/config-factory.js';
 import { anEvent, command, consume, readWholeLog, waitUntil, within } from '../testing/contract-fixtures.js';
@@ -138,6 +139,22 @@ describe('SqliteEventStore', () => {
     const raw = new Database(path, { readonly: true });
     opened.push(raw);
     expect(raw.prepare('SELECT schema_version, data FROM events').get()).toEqual({ schema_version: 1, data: '{"name":"x","isPublic":true}' });
+  });
+
+  it('readAll (rows as arrays) gives the very envelopes readStream and readCommand (rows as objects) give, key order included', async () => {
+    const upcasters = new UpcasterChain([{ type: 'ProbeHappened', fromVersion: 1, upcast: (data) => ({ ...(data as object), lifted: true }) }]);
+    const store = open({ upcasters });
+    await store.append('s-1', 'no-stream', [anEvent(), anEvent({ type: 'Other', schemaVersion: 3, causationId: 'cause-1', data: { list: [1, 'two', null], nested: { é: '\u2028' } } })], command('c-1'));
+    await store.append('s-2', 'no-stream', [anEvent({ type: 'Other', data: null })], command('c-2'));
+    const all = await store.readAll();
+    const byStream = [...(await store.readStream('s-1')), ...(await store.readStream('s-2'))];
+    const byCommand = [...(await store.readCommand('c-1')), ...(await store.readCommand('c-2'))];
+    expect(all).toHaveLength(3);
+    expect(all[0]).toMatchObject({ schemaVersion: 2, data: { lifted: true } });
+    for (const other of [byStream, byCommand]) {
+      expect(all).toStrictEqual(other);
+      expect(JSON.stringify(all)).toBe(JSON.stringify(other));
+    }
   });
 
   it('refuses a readAll limit below 1 (SQLite would read a negative LIMIT as no limit)', async () => {

@@ -13,7 +13,7 @@ import {
   type Subscription,
 } from '../port.js';
 import { LiveSignal, pollingSubscription } from '../subscription.js';
-import { EVENT_LOG_SCHEMA, envelopeOf, rowOf, type EventRow } from './schema.js';
+import { EVENT_COLUMNS, EVENT_LOG_SCHEMA, envelopeOf, envelopeOfValues, rowOf, type EventRow, type EventValues } from './schema.js';
 
 export const SQLITE_SYNCHRONOUS = ['FULL', 'NORMAL', 'OFF'] as const;
 export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number];
@@ -73,7 +73,7 @@ export class SqliteEventStore implements EventStore {
     streamVersion: Database.Statement<[string], { v: number | null }>;
     byCommand: Database.Statement<[string], EventRow>;
     readStream: Database.Statement<[string, number, number], EventRow>;
-    readAll: Database.Statement<[number, number, number], EventRow>;
+    readAll: Database.Statement<[number, number, number], EventValues>;
     head: Database.Statement<[], { p: number | null }>;
     positionAt: Database.Statement<[string], { p: number | null }>;
   };
@@ -103,7 +103,10 @@ export class SqliteEventStore implements EventStore {
       readStream: this.db.prepare(
         'SELECT * FROM events WHERE stream_id = ? AND version > ? AND position <= ? ORDER BY version',
       ),
-      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?'),
+      // Rows as arrays: the read of a replay or catch-up from 0 (pages of thousands of events).
+      readAll: this.db
+        .prepare<[number, number, number], EventValues>(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`)
+        .raw(true),
       head: this.db.prepare('SELECT MAX(position) AS p FROM events'),
       positionAt: this.db.prepare('SELECT MAX(position) AS p FROM events WHERE occurred_at <= ?'),
     };
@@ -206,7 +209,9 @@ export class SqliteEventStore implements EventStore {
     // SQLite reads a negative LIMIT as "no limit": refuse it rather than return the whole log.
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1, not ${limit}`);
     const rows = this.stmt.readAll.all(options.after ?? 0, options.until ?? Number.MAX_SAFE_INTEGER, limit);
-    return rows.map((row) => this.toEnvelope(row));
+    const events = new Array<EventEnvelope>(rows.length);
+    for (let i = 0; i < rows.length; i++) events[i] = this.upcasters.upcast(envelopeOfValues(rows[i]));
+    return events;
   }
 
   subscribe(after: number): Subscription {

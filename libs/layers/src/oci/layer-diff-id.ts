@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { layerGunzip } from '../tar/inflate.js';
 import { DigestCounter } from '../content/digest.js';
 import type { ContentStore } from '../content/port.js';
 import { LayerError, layerInvalid } from '../errors.js';
@@ -40,7 +40,7 @@ export async function layerDiffId(store: ContentStore, descriptor: Pick<Descript
     }
   };
   try {
-    if (gzip) await pipeline(store.read(digest), createGunzip(), hash);
+    if (gzip) await pipeline(store.read(digest), layerGunzip(), hash);
     else await pipeline(store.read(digest), hash);
   } catch (error) {
     if (failure) throw failure;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { layerGunzip } from '../tar/inflate.js';
 import tar, { type Extract } from 'tar-stream';
 import type { BlobInfo } from '../content/port.js';
 import { LayerError, layerInvalid, layerNotFound } from '../errors.js';
@@ -50,7 +50,7 @@ export async function readTarArchive(source: Readable | AsyncIterable<Uint8Array
       yield chunk;
     }
   };
-  const feeding = gzip ? pipeline(rest, createGunzip(), count, extract) : pipeline(rest, count, extract);
+  const feeding = gzip ? pipeline(rest, layerGunzip(), count, extract) : pipeline(rest, count, extract);
   feeding.catch(() => undefined); // observed below; this only stops an unhandled rejection while entries are read
   let entries = 0;
   try {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { layerGunzip } from './inflate.js';
 import { LayerError, layerInvalid } from '../errors.js';
 import type { LayerDigests, LayerHashing } from './layer-entry.js';
 
@@ -128,7 +128,7 @@ export class LayerInput {
 }
 
 function gunzip(compressed: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  const inflate = createGunzip();
+  const inflate = layerGunzip();
   // Destroying `inflate` (when the reader stops early) tears the source down too, and vice versa.
   pipeline(Readable.from(compressed, { objectMode: false }), inflate, () => {});
   return inflate;

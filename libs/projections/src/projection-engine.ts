@@ -344,8 +344,11 @@ export class ProjectionEngine implements ReadModel {
         head = Math.max(head, target);
         await catchUp(this.store, this.db, { batchSize: this.batchSize, until: target, onBatch: () => this.applied() });
         events += await catchUp(this.store, fresh, { batchSize: this.batchSize, until: target, onBatch: report });
+        // Both at once: the rebuilt file's on a worker thread, read.db's here (~0.7 s each at 200k events).
+        const aside = fresh.checksumAside();
+        aside.catch(() => {}); // awaited below; a failure must not go unhandled while this thread hashes
         const checksumBefore = this.db.checksum();
-        const checksumAfter = fresh.checksum();
+        const checksumAfter = await aside;
         const rebuilt = fresh;
         fresh = null;
         await this.swapIn(rebuilt, scratchPath);

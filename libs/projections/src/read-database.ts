@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { EventEnvelope } from '@strata/domain';
 import { DataSource } from 'typeorm';
-import { readModelChecksum, type ChecksumOptions } from './checksum.js';
+import { readModelChecksum, readModelChecksumAside, type ChecksumOptions } from './checksum.js';
 import type { Projector } from './projectors/projector.js';
 import { READ_MODEL_ENTITIES } from './schema/index.js';
 import { BulkReadModelWriter } from './bulk-writer.js';
@@ -97,7 +97,7 @@ export class ReadDatabase {
     });
     await dataSource.initialize();
     try {
-      const db = new ReadDatabase(dataSource, options.projectors);
+      const db = new ReadDatabase(dataSource, options.projectors, options.path);
       if (options.deferIndexes && db.isEmpty()) db.startBulkLoad(options.bulkRows);
       return db;
     } catch (error) {
@@ -111,6 +111,7 @@ export class ReadDatabase {
   private constructor(
     readonly dataSource: DataSource,
     private readonly projectors: readonly Projector[],
+    private readonly path: string,
   ) {
     // The raw handle under TypeORM: prepared statements, synchronous, no per-row ORM overhead.
     this.raw = (dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
@@ -301,6 +302,16 @@ export class ReadDatabase {
 
   checksum(options: ChecksumOptions = {}): string {
     return readModelChecksum(this.dataSource, this.raw, options);
+  }
+
+  /**
+   * The same checksum, computed on a worker thread over its own read-only connection to the file, so
+   * this thread can do something else meanwhile (replay() hashes two databases at once). Nothing may
+   * write to this database until it settles. An in-memory database is hashed here.
+   */
+  checksumAside(options: ChecksumOptions = {}): Promise<string> {
+    if (this.path === ':memory:' || this.path === '') return Promise.resolve(this.checksum(options));
+    return readModelChecksumAside(this.dataSource, this.path, options);
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,7 @@
  * `strata cp` both ways and `strata commit`, in-process against the fake node: the bytes sent and
  * received, what lands on disk (whole or not at all), what is printed, the exit codes.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -12,12 +11,13 @@ import type { CommitReply } from '@strata/api';
 import { parseCopyEnd } from './commands/container-cp.js';
 import { cliHarness, containerReply, containerView, imageView } from './testing/cli-harness.js';
 import { sendJson, sendProblem, type Handler } from './testing/fake-node.js';
+import { tempDir } from './testing/temp-dir.js';
 
 const cli = cliHarness();
 afterEach(() => cli.close());
 const { strata } = cli;
 
-const dir = () => mkdtempSync(join(tmpdir(), 'strata-cli-cp-'));
+const dir = () => tempDir('strata-cli-cp-');
 function file(name: string, content: Buffer, mode = 0o644): string {
   const path = join(dir(), name);
   writeFileSync(path, content);

@@ -2,8 +2,7 @@
  * `strata import`, `load` and `save` run in-process against the fake node: what is uploaded, what is
  * printed (human and --json), what lands on disk, and the exit codes.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -12,12 +11,13 @@ import type { ImportImageReply, LoadImageReply } from '@strata/api';
 import { cliHarness, imageView } from './testing/cli-harness.js';
 import { digest, sendJson, sendProblem, type Handler } from './testing/fake-node.js';
 import { BLOB_HEX, makeLayout, readTar } from './testing/layout-fixtures.js';
+import { tempDir } from './testing/temp-dir.js';
 
 const cli = cliHarness();
 afterEach(() => cli.close());
 const { strata } = cli;
 
-const dir = () => mkdtempSync(join(tmpdir(), 'strata-cli-io-'));
+const dir = () => tempDir('strata-cli-io-');
 
 function file(name: string, content: Buffer): string {
   const path = join(dir(), name);

@@ -3,13 +3,13 @@
  * node (fixed answers; the end-to-end tests against the real node live in test/). Checks the requests
  * each command sends, what it prints, and its exit code.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CommandReply, EventView, ListReply, TagMoveView } from '@strata/api';
 import { run } from './cli.js';
 import { captureIo, closedPort, digest, sendJson, sendProblem, startFakeNode, type FakeNode, type Handler } from './testing/fake-node.js';
+import { tempDir } from './testing/temp-dir.js';
 
 let node: FakeNode | undefined;
 afterEach(async () => {
@@ -302,7 +302,7 @@ describe('failures', () => {
 
 describe('token', () => {
   it('reads $STRATA_DATA_DIR/admin.token when neither --token nor STRATA_TOKEN is given', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
+    const dir = tempDir('strata-cli-');
     writeFileSync(join(dir, 'admin.token'), 'strata_from_file\n');
     const r = await strata(['repo', 'ls'], (_q, res) => sendJson(res, 200, { items: [], position: 0 }), {
       STRATA_TOKEN: undefined,
@@ -314,7 +314,7 @@ describe('token', () => {
   });
 
   it('a 401 without any token says where a token comes from', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-cli-'));
+    const dir = tempDir('strata-cli-');
     const r = await strata(['repo', 'ls'], (_q, res) => sendProblem(res, 401, 'UNAUTHENTICATED', 'an API token is required'), {
       STRATA_TOKEN: undefined,
       STRATA_DATA_DIR: dir,

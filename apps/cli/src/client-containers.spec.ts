@@ -2,13 +2,13 @@
  * What the HTTP client gained for containers: per-request time limits (a `wait` lasts as long as the
  * container), NDJSON lines as they arrive (logs), and a PUT of plain bytes (cp).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StrataClient } from './client.js';
 import { ProblemError, ProtocolError, UnreachableError } from './errors.js';
 import { sendJson, sendNdjson, sendProblem, startFakeNode, type FakeNode, type Handler } from './testing/fake-node.js';
+import { tempDir } from './testing/temp-dir.js';
 
 let node: FakeNode | undefined;
 afterEach(async () => {
@@ -73,7 +73,7 @@ describe('lines (NDJSON)', () => {
 
 describe('upload as PUT of plain bytes', () => {
   it('method and content type as asked, the bytes as they are', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-cli-put-')), 'f');
+    const file = join(tempDir('strata-cli-put-'), 'f');
     const bytes = Buffer.from([0x1f, 0x8b, 1, 2, 3]); // gzip's magic number: not sniffed when a type is given
     writeFileSync(file, bytes);
     const { node, client } = await fake((_q, res) => sendJson(res, 200, { ok: true }));

@@ -2,14 +2,14 @@
  * Archive transfers of the HTTP client against the fake node: uploads streamed from disk (exact bytes,
  * in pieces, never retried), downloads returned as streams that fail loudly when cut off.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StrataClient } from './client.js';
 import { LocalError, ProblemError, ProtocolError, UnreachableError } from './errors.js';
 import { sendJson, sendProblem, startFakeNode, type FakeNode, type Handler } from './testing/fake-node.js';
+import { tempDir } from './testing/temp-dir.js';
 
 let node: FakeNode | undefined;
 afterEach(async () => {
@@ -22,7 +22,7 @@ async function fake(handler: Handler, timeoutMs = 3000) {
   return { node, client: new StrataClient({ url: node.url, token: 'tok-123', retryDelayMs: 5, timeoutMs }) };
 }
 
-const dir = () => mkdtempSync(join(tmpdir(), 'strata-cli-transfer-'));
+const dir = () => tempDir('strata-cli-transfer-');
 
 /** Bytes that differ everywhere, so a reordered or dropped piece cannot go unnoticed. */
 function pattern(size: number): Buffer {

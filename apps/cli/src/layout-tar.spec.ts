@@ -1,11 +1,11 @@
 /** A layout directory sent as a tar: what goes in, and what is refused before anything is sent. */
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.js';
 import { layoutUpload } from './layout-tar.js';
 import { BLOB_HEX as hex, makeLayout, readTar } from './testing/layout-fixtures.js';
+import { tempDir } from './testing/temp-dir.js';
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -44,14 +44,14 @@ describe('layoutUpload', () => {
     symlinkSync('..', join(loop, 'blobs', 'up'));
     await expect(layoutUpload(loop)).rejects.toThrow(/symlink loop/);
 
-    const plain = mkdtempSync(join(tmpdir(), 'strata-cli-plain-'));
+    const plain = tempDir('strata-cli-plain-');
     writeFileSync(join(plain, 'rootfs.tar'), 'x');
     await expect(layoutUpload(plain)).rejects.toThrow(UsageError);
     await expect(layoutUpload(plain)).rejects.toThrow(/not an OCI image layout/);
   });
 
   it('accepts an extracted docker save archive (manifest.json)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strata-cli-docker-'));
+    const dir = tempDir('strata-cli-docker-');
     writeFileSync(join(dir, 'manifest.json'), '[]');
     const entries = await readTar(await collect((await layoutUpload(dir)).chunks));
     expect([...entries.keys()]).toEqual(['manifest.json']);

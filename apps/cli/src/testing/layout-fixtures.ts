@@ -1,14 +1,14 @@
 /** Test fixtures for archives: a minimal OCI image layout on disk, and a tar read back into entries. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tar from 'tar-stream';
+import { tempDir } from './temp-dir.js';
 
 export const BLOB_HEX = 'ab'.repeat(32);
 
 /** A minimal OCI image layout: oci-layout, index.json and one blob. */
 export function makeLayout(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'strata-cli-layout-'));
+  const dir = tempDir('strata-cli-layout-');
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });

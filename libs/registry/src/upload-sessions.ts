@@ -104,7 +104,9 @@ export class UploadSessions {
           yield chunk;
         }
       };
-      await pipeline(body, counted, createWriteStream(session.dataPath, { flags: 'a' }));
+      // 1 MiB of room: the socket's 64 KiB chunks queue (and go out in one writev) while a write is in flight,
+      // instead of the upload pausing at every chunk for its thread-pool write (fs streams buffer 16 KiB by default).
+      await pipeline(body, counted, createWriteStream(session.dataPath, { flags: 'a', highWaterMark: 1 << 20 }));
       return { ...session, offset: written };
     });
   }

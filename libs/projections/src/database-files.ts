@@ -19,6 +19,23 @@ async function fsync(path: string): Promise<void> {
 }
 
 /**
+ * Starts an fsync of the file on libuv's thread pool and resolves once it is under way: it goes on while
+ * this thread runs synchronous work (a bulk load's index sorts, checksums), so the fsync before a swap
+ * finds little left to write (~250 ms for the 190 MB of a 200k-event build, written with synchronous
+ * OFF). Only a head start: `done` never rejects, and durability still comes from replaceDatabaseFile.
+ */
+export async function startFlush(path: string): Promise<{ done: Promise<void> }> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return { done: Promise.resolve() };
+  }
+  const opened = handle;
+  return { done: opened.sync().catch(() => {}).finally(() => opened.close().catch(() => {})) };
+}
+
+/**
  * Puts the (closed) database at `from` in the place of the (closed) one at `to`: fsync, then one
  * rename, so after a crash `to` is wholly the old file or wholly the new one. The old file's WAL and
  * shared memory go first: left behind, SQLite would replay the old WAL into the new file.

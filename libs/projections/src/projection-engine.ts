@@ -4,7 +4,7 @@ import { invalid, type EventEnvelope } from '@strata/domain';
 import type { EventStore, Subscription } from '@strata/eventstore';
 import { catchUp } from './catch-up.js';
 import type { ChecksumOptions } from './checksum.js';
-import { removeDatabaseFiles, replaceDatabaseFile } from './database-files.js';
+import { removeDatabaseFiles, replaceDatabaseFile, startFlush } from './database-files.js';
 import type { EventFilter } from './event-filter.js';
 import { PROJECTORS } from './projectors/index.js';
 import type { Projector } from './projectors/projector.js';
@@ -344,11 +344,14 @@ export class ProjectionEngine implements ReadModel {
         head = Math.max(head, target);
         await catchUp(this.store, this.db, { batchSize: this.batchSize, until: target, onBatch: () => this.applied() });
         events += await catchUp(this.store, fresh, { batchSize: this.batchSize, until: target, onBatch: report });
-        // Both at once: the rebuilt file's on a worker thread, read.db's here (~0.7 s each at 200k events).
+        // Both at once: the rebuilt file's on a worker thread, read.db's here (~0.7 s each at 200k events),
+        // while the rebuilt file's last pages (its indexes) go to disk.
+        const flush = await startFlush(scratchPath);
         const aside = fresh.checksumAside();
         aside.catch(() => {}); // awaited below; a failure must not go unhandled while this thread hashes
         const checksumBefore = this.db.checksum();
         const checksumAfter = await aside;
+        await flush.done;
         const rebuilt = fresh;
         fresh = null;
         await this.swapIn(rebuilt, scratchPath);
@@ -379,7 +382,15 @@ export class ProjectionEngine implements ReadModel {
     const db = await ReadDatabase.open({ path: scratchPath, projectors: this.projectors, mode: 'scratch', deferIndexes: true });
     try {
       const events = await catchUp(this.store, db, { batchSize: this.rebuildBatchSize, onBatch: options.onBatch, shouldStop: options.shouldStop });
-      if (!options.shouldStop?.()) db.finishLoad();
+      if (!options.shouldStop?.()) {
+        // The loaded tables (~70% of the file) go to disk while the indexes are made.
+        const flush = await startFlush(scratchPath);
+        try {
+          db.finishLoad();
+        } finally {
+          await flush.done;
+        }
+      }
       return { db, events };
     } catch (error) {
       await db.close().catch(() => {});

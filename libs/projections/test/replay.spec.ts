@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReplayProgress } from '@strata/api';
 import type { SqliteEventStore } from '@strata/eventstore';
 import { ProjectionEngine, ReplayInProgressError } from '@strata/projections';
+import { startFlush } from '../src/database-files.js';
 import { digest, openStore, randomHistory, RepositoryDriver, tempDir } from './helpers.js';
 
 const silent = { log: () => {}, warn: () => {}, error: () => {} };
@@ -114,6 +115,11 @@ describe('replay', () => {
     await fresh.catchUp();
     expect(await engine.checksum()).toBe(await fresh.checksum());
     await fresh.close();
+  });
+
+  it("the early flush before a swap is only a head start: it fails for nothing, and replaceDatabaseFile's fsync stays", async () => {
+    await expect((await startFlush(join(dir.dir, 'missing.db'))).done).resolves.toBeUndefined();
+    await expect((await startFlush(join(dir.dir, 'strata.db'))).done).resolves.toBeUndefined();
   });
 
   it('replays an empty log', async () => {

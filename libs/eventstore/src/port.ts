@@ -14,8 +14,10 @@ export interface AppendOptions {
   /**
    * The caller minted commandId for this append and has never appended with it (a command that came
    * without an Idempotency-Key, on its first attempt): no earlier append can carry it, so an adapter
-   * whose idempotency lookup costs a round trip (JetStream) may skip it. Only a hint for the adapter,
-   * and wrong only if the caller lies: set it for nothing but an id this process just made.
+   * whose idempotency lookup costs a round trip (JetStream) may skip it, and may also leave the id out of
+   * its command index for a while (JetStream answers it from this process's memory and indexes it at the
+   * next open or reconnect): only this process can ask for it meanwhile. Only a hint for the adapter, and
+   * wrong only if the caller lies: set it for nothing but an id this process just made.
    */
   fresh?: boolean;
 }

@@ -100,6 +100,8 @@ const READ_WINDOW = 64;
 const CONSUMER_READ_MIN = 32;
 /** Stream tips remembered from this process's own appends (oldest forgotten first). */
 const TIP_CACHE_SIZE = 10_000;
+/** Fresh commands remembered for in-process retries (a body each: ~10 MB at 1 KiB). */
+const FRESH_REMEMBERED = 10_000;
 
 /**
  * The event log on NATS JetStream. One message per append on `<root>.events.<category>.<id>`, its
@@ -136,6 +138,12 @@ export class JetStreamEventStore implements EventStore {
   private readonly tips = new Map<string, StreamTip>();
   /** Command index entries sent but not yet acknowledged: commandId → the message (its seq and body). */
   private readonly pendingIndex = new Map<string, { seq: number; body: string }>();
+  /**
+   * Fresh commands this process appended (ids it minted: nobody else can ask for them), not written to
+   * the index: it answers their lookups from here (the oldest forgotten first), and the next repairIndex
+   * (any store's open or reconnect) indexes them like any message past the checkpoint.
+   */
+  private readonly freshCommands = new Map<string, { seq: number; body: string }>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -392,7 +400,10 @@ export class JetStreamEventStore implements EventStore {
         return this.resultOf(this.envelopesOf(first), true);
       }
       this.rememberTip(subject, { seq: ack.seq, version: tip.version + events.length });
-      this.indexInBackground(commandId, ack.seq, json);
+      // A fresh id's index entry would be a second message per append for the server (half the append
+      // rate): it is remembered here instead (docs/DECISIONS.md, "JetStream appends").
+      if (fresh) this.rememberFresh(commandId, { seq: ack.seq, body: json });
+      else this.indexInBackground(commandId, ack.seq, json);
       return this.resultOf(this.envelopes(JSON.parse(json) as AppendBody, ack.seq), false);
     }
   }
@@ -401,6 +412,11 @@ export class JetStreamEventStore implements EventStore {
     this.tips.delete(subject);
     this.tips.set(subject, tip);
     if (this.tips.size > TIP_CACHE_SIZE) this.tips.delete(this.tips.keys().next().value!);
+  }
+
+  private rememberFresh(commandId: string, entry: { seq: number; body: string }): void {
+    this.freshCommands.set(commandId, entry);
+    if (this.freshCommands.size > FRESH_REMEMBERED) this.freshCommands.delete(this.freshCommands.keys().next().value!);
   }
 
   /**
@@ -638,7 +654,7 @@ export class JetStreamEventStore implements EventStore {
 
   /** readCommand without the open check: appends accepted before close() still consult the index. */
   private async eventsOfCommand(commandId: string): Promise<EventEnvelope[]> {
-    const pending = this.pendingIndex.get(commandId);
+    const pending = this.pendingIndex.get(commandId) ?? this.freshCommands.get(commandId);
     if (pending) return this.envelopes(JSON.parse(pending.body) as AppendBody, pending.seq);
     const entry = await this.jsm.direct.getMessage(this.indexStream, { last_by_subj: this.indexSubjectOf(commandId) });
     if (!entry) return [];

@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '@strata/domain';
 import { ConcurrencyError } from '../port.js';
@@ -102,6 +104,50 @@ describe('JetStreamEventStore fast paths', () => {
       expect(await other.readCommand('cmd-now')).toStrictEqual(first.events);
     } finally {
       await other.close();
+      await at.destroy();
+    }
+  });
+
+  it('a fresh command is not indexed by its append: its own process answers for it, and the next open indexes it', async () => {
+    const at = await isolated();
+    const nc = await connect({ servers: at.url });
+    const jsm = await jetstreamManager(nc);
+    // The index's own bookkeeping (the repair checkpoint) is on the subject <root>.command-index.checkpoint.
+    const entries = async () =>
+      Object.keys((await jsm.streams.info(`${at.stream}_COMMANDS`, { subjects_filter: '>' })).state.subjects ?? {}).filter((s) => !s.endsWith('.checkpoint'));
+    const other = await JetStreamEventStore.open(at);
+    const store = await JetStreamEventStore.open(at);
+    try {
+      const indexed = await store.append('s-1', 'no-stream', [anEvent()], command('cmd-keyed'));
+      const fresh = await store.append('s-2', 'no-stream', [anEvent()], { commandId: 'cmd-minted', fresh: true });
+      await store.close(); // sends (and awaits) the background index entries
+      expect(await entries()).toHaveLength(1); // cmd-keyed only: one message per fresh append, not two
+      expect(await other.readCommand('cmd-keyed')).toStrictEqual(indexed.events);
+      expect(await other.readCommand('cmd-minted')).toEqual([]);
+      const reopened = await JetStreamEventStore.open(at); // repairIndex: every message past the checkpoint
+      try {
+        expect(await entries()).toHaveLength(2);
+        expect(await reopened.readCommand('cmd-minted')).toStrictEqual(fresh.events);
+        expect(await other.readCommand('cmd-minted')).toStrictEqual(fresh.events);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await other.close();
+      await nc.close();
+      await at.destroy();
+    }
+  });
+
+  it('a fresh command is answered by its own process, as a retry with the same id', async () => {
+    const at = await isolated();
+    const store = await JetStreamEventStore.open(at);
+    try {
+      const first = await store.append('s-1', 'no-stream', [anEvent()], { commandId: 'cmd-minted', fresh: true });
+      expect(await store.readCommand('cmd-minted')).toStrictEqual(first.events);
+      expect(await store.append('s-1', 'no-stream', [anEvent()], command('cmd-minted'))).toStrictEqual({ ...first, duplicate: true });
+    } finally {
+      await store.close();
       await at.destroy();
     }
   });

@@ -12,6 +12,19 @@ export function checkAppend(
   events: unknown,
   options: Partial<AppendOptions> | undefined,
 ): ProposedEvent[] {
+  return checkAppendEncoded(streamId, expected, events, options).events;
+}
+
+/**
+ * checkAppend, and each event's data as the JSON text the check made of it (`json[i]` for
+ * `events[i]`): for an adapter that stores that text, so the data is serialised once per append.
+ */
+export function checkAppendEncoded(
+  streamId: unknown,
+  expected: unknown,
+  events: unknown,
+  options: Partial<AppendOptions> | undefined,
+): { events: ProposedEvent[]; json: string[] } {
   if (typeof streamId !== 'string' || streamId.length === 0) throw new InvalidAppendError('append needs a streamId');
   if (!isExpectedVersion(expected)) {
     throw new InvalidAppendError(`expected version must be 'no-stream', 'any' or an integer >= 0, not ${String(expected)}`);
@@ -20,17 +33,21 @@ export function checkAppend(
   if (typeof options?.commandId !== 'string' || options.commandId.length === 0) {
     throw new InvalidAppendError('append needs a commandId');
   }
-  return events.map((event, i) => checkEvent(event as Partial<ProposedEvent> | null, i));
+  const json: string[] = [];
+  return { events: events.map((event, i) => checkEvent(event as Partial<ProposedEvent> | null, i, json)), json };
 }
 
 export function isExpectedVersion(value: unknown): value is ExpectedVersion {
   return value === 'no-stream' || value === 'any' || (Number.isSafeInteger(value) && (value as number) >= 0);
 }
 
-function checkEvent(e: Partial<ProposedEvent> | null, i: number): ProposedEvent {
+const REQUIRED_STRINGS = ['eventId', 'type', 'actor', 'correlationId', 'nodeId'] as const;
+
+/** Checks one event; pushes its data's JSON text onto `json`. */
+function checkEvent(e: Partial<ProposedEvent> | null, i: number, json: string[]): ProposedEvent {
   const bad = (what: string) => new InvalidAppendError(`event ${i}: ${what}`);
   if (typeof e !== 'object' || e === null) throw bad('is not an object');
-  for (const field of ['eventId', 'type', 'actor', 'correlationId', 'nodeId'] as const) {
+  for (const field of REQUIRED_STRINGS) {
     if (typeof e[field] !== 'string' || e[field].length === 0) throw bad(`${field} must be a non-empty string`);
   }
   if (!Number.isSafeInteger(e.schemaVersion) || (e.schemaVersion as number) < 1) throw bad('schemaVersion must be an integer >= 1');
@@ -39,13 +56,14 @@ function checkEvent(e: Partial<ProposedEvent> | null, i: number): ProposedEvent 
   }
   const time = typeof e.occurredAt === 'string' ? new Date(e.occurredAt) : new Date(NaN);
   if (Number.isNaN(time.getTime())) throw bad(`occurredAt is not a time: ${String(e.occurredAt)}`);
-  let json: string | undefined;
+  let text: string | undefined;
   try {
-    json = JSON.stringify(e.data);
+    text = JSON.stringify(e.data);
   } catch (error) {
     throw bad(`data is not JSON-serialisable (${(error as Error).message})`);
   }
-  if (json === undefined) throw bad('data is missing');
+  if (text === undefined) throw bad('data is missing');
+  json.push(text);
   return {
     eventId: e.eventId as string,
     type: e.type as string,

@@ -8,6 +8,7 @@ import { ConcurrencyError } from '../port.js';
 import { factoryFromConfig } from '../testing/config-factory.js';
 import { anEvent, command, consume, readWholeLog, waitUntil, within } from '../testing/contract-fixtures.js';
 import { eventStoreContract } from '../testing/event-store-contract.js';
+import { envelopeOf, type EventRow } from './schema.js';
 import { SqliteEventStore } from './sqlite-event-store.js';
 
 eventStoreContract(
@@ -141,20 +142,89 @@ describe('SqliteEventStore', () => {
     expect(raw.prepare('SELECT schema_version, data FROM events').get()).toEqual({ schema_version: 1, data: '{"name":"x","isPublic":true}' });
   });
 
-  it('readAll (rows as arrays) gives the very envelopes readStream and readCommand (rows as objects) give, key order included', async () => {
+  it("an append's answer, readAll, readStream and readCommand (rows as arrays) all give the envelopes of the rows as stored, key order included", async () => {
     const upcasters = new UpcasterChain([{ type: 'ProbeHappened', fromVersion: 1, upcast: (data) => ({ ...(data as object), lifted: true }) }]);
     const store = open({ upcasters });
-    await store.append('s-1', 'no-stream', [anEvent(), anEvent({ type: 'Other', schemaVersion: 3, causationId: 'cause-1', data: { list: [1, 'two', null], nested: { é: '\u2028' } } })], command('c-1'));
-    await store.append('s-2', 'no-stream', [anEvent({ type: 'Other', data: null })], command('c-2'));
+    const answers = [
+      await store.append('s-1', 'no-stream', [anEvent(), anEvent({ type: 'Other', schemaVersion: 3, causationId: 'cause-1', data: { list: [1, 'two', null], nested: { é: '\u2028' }, gone: undefined } })], command('c-1')),
+      await store.append('s-2', 'no-stream', [anEvent({ type: 'Other', data: null })], command('c-2')),
+    ];
+    // The reference: every column read back as an object (SELECT *), made an envelope by envelopeOf, upcast.
+    const raw = new Database(path, { readonly: true });
+    opened.push(raw);
+    const stored = (raw.prepare('SELECT * FROM events ORDER BY position').all() as EventRow[]).map((row) => upcasters.upcast(envelopeOf(row)));
+    expect(stored).toHaveLength(3);
+    expect(stored[0]).toMatchObject({ schemaVersion: 2, data: { lifted: true } });
+    expect(stored[1].data).toStrictEqual({ list: [1, 'two', null], nested: { é: '\u2028' } });
     const all = await store.readAll();
     const byStream = [...(await store.readStream('s-1')), ...(await store.readStream('s-2'))];
     const byCommand = [...(await store.readCommand('c-1')), ...(await store.readCommand('c-2'))];
-    expect(all).toHaveLength(3);
-    expect(all[0]).toMatchObject({ schemaVersion: 2, data: { lifted: true } });
-    for (const other of [byStream, byCommand]) {
-      expect(all).toStrictEqual(other);
-      expect(JSON.stringify(all)).toBe(JSON.stringify(other));
+    const appended = answers.flatMap((a) => a.events);
+    const retried = [...(await store.append('s-1', 'any', [anEvent()], command('c-1'))).events, ...(await store.append('s-2', 'any', [anEvent()], command('c-2'))).events];
+    for (const other of [all, byStream, byCommand, appended, retried]) {
+      expect(other).toStrictEqual(stored);
+      expect(JSON.stringify(other)).toBe(JSON.stringify(stored));
     }
+  });
+
+  it('reads asked for in the same turn share one read transaction; each has its own outcome, and the transaction is over after them', async () => {
+    const db = () => (store as unknown as { db: Database.Database }).db;
+    const inTransaction: boolean[] = [];
+    let failing = false;
+    const upcasters = new UpcasterChain([
+      {
+        type: 'ProbeHappened',
+        fromVersion: 1,
+        upcast: (data) => {
+          inTransaction.push(db().inTransaction);
+          if (failing && (data as { fail?: boolean }).fail) throw new Error('upcaster failed');
+          return data;
+        },
+      },
+    ]);
+    const store = open({ upcasters });
+    await store.append('s-ok', 'no-stream', [anEvent({ data: {} })], command('c-ok'));
+    await store.append('s-bad', 'no-stream', [anEvent({ data: { fail: true } })], command('c-bad'));
+    inTransaction.length = 0;
+    failing = true;
+    const [ok, bad, byCommand] = await Promise.allSettled([store.readStream('s-ok'), store.readStream('s-bad'), store.readCommand('c-ok')]);
+    expect([ok.status, bad.status, byCommand.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(inTransaction).toEqual([true, true, true]);
+    expect(db().inTransaction).toBe(false);
+    // One read alone needs no BEGIN … COMMIT of its own.
+    inTransaction.length = 0;
+    await store.readStream('s-ok');
+    expect(inTransaction).toEqual([false]);
+    // Nothing was left open: appends (BEGIN IMMEDIATE) go on.
+    expect((await store.append('s-ok', 1, [anEvent({ data: {} })], command())).version).toBe(2);
+  });
+
+  it('reads asked for just before close are answered, not failed; reads after it are refused', async () => {
+    const store = open();
+    await store.append('s-1', 'no-stream', [anEvent()], command('c-1'));
+    const reads = [store.readStream('s-1'), store.readCommand('c-1')];
+    await store.close();
+    const [stream, byCommand] = await Promise.all(reads);
+    expect(stream).toHaveLength(1);
+    expect(byCommand).toStrictEqual(stream);
+    await expect(store.readStream('s-1')).rejects.toThrow(/closed/);
+  });
+
+  it('an append of one event (written without a savepoint) that fails its insert fails alone; its batch-mates are written', async () => {
+    const store = open();
+    const existing = anEvent();
+    await store.append('s-0', 'no-stream', [existing], command());
+    const [a, clash, c] = await Promise.allSettled([
+      store.append('s-a', 'no-stream', [anEvent()], command()),
+      store.append('s-clash', 'no-stream', [anEvent({ eventId: existing.eventId })], command('cmd-clash')),
+      store.append('s-c', 'no-stream', [anEvent()], command()),
+    ]);
+    expect(store.groupCommitStats().transactions).toBe(2);
+    expect([a.status, clash.status, c.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(clash.status === 'rejected' && String(clash.reason)).toMatch(/UNIQUE/);
+    expect(await store.readStream('s-clash')).toEqual([]);
+    expect(await store.readCommand('cmd-clash')).toEqual([]);
+    expect((await readWholeLog(store)).map((e) => e.streamId)).toEqual(['s-0', 's-a', 's-c']);
   });
 
   it('refuses a readAll limit below 1 (SQLite would read a negative LIMIT as no limit)', async () => {

@@ -68,4 +68,32 @@ describe('resolveImage', () => {
     await store.putBytes(odd.bytes);
     await expect(resolveImage(store, odd.descriptor.digest)).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
+
+  it('reads layers several at a time, a digest listed twice once, and answers the first failure in manifest order', async () => {
+    const layers = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((t) => sampleLayer(t)));
+    const image = await storeImage(store, [...layers, layers[0]]);
+    let running = 0;
+    let most = 0;
+    const asked: string[] = [];
+    const slowly = async (layer: { digest: string }) => {
+      asked.push(layer.digest);
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+      return sha256Digest(layers[image.layers.findIndex((l) => l.digest === layer.digest)]);
+    };
+    const resolved = await resolveImage(store, image.manifestDigest, { diffIdOf: slowly });
+    expect(resolved.layers.map((l) => l.diffId)).toEqual(image.diffIds);
+    expect(most).toBe(4);
+    expect(asked).toHaveLength(6);
+    // layer 3 fails at once, layer 1 later: layer 1's failure is the answer
+    const failing = (layer: { digest: string }) => {
+      const i = image.layers.findIndex((l) => l.digest === layer.digest);
+      if (i === 1) return new Promise<string>((_, reject) => setTimeout(() => reject(new Error('layer 1 is bad')), 30));
+      if (i === 3) return Promise.reject(new Error('layer 3 is bad'));
+      return slowly(layer);
+    };
+    await expect(resolveImage(store, image.manifestDigest, { diffIdOf: failing })).rejects.toThrow('layer 1 is bad');
+  });
 });

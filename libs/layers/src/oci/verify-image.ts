@@ -72,9 +72,9 @@ export async function resolveImage(store: ContentStore, manifestDigest: string, 
     });
   }
   const layers: ResolvedLayer[] = [];
+  const computing = layerDiffIds(manifest.layers, (layer) => (options.diffIdOf ? options.diffIdOf(layer) : layerDiffId(store, layer, options)), options.diffIdCache);
   for (const [i, layer] of manifest.layers.entries()) {
-    const cached = options.diffIdCache?.get(layer.digest);
-    const diffId = cached ?? (await (options.diffIdOf ? options.diffIdOf(layer) : layerDiffId(store, layer, options)));
+    const diffId = await computing[i]; // the first failure in manifest order is the answer
     options.diffIdCache?.set(layer.digest, diffId);
     if (diffId !== diffIds[i]) {
       throw layerInvalid('DIFF_ID_MISMATCH', `layer ${i} (${layer.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`, {
@@ -95,6 +95,40 @@ export async function resolveImage(store: ContentStore, manifestDigest: string, 
     chainIds: chainIds(diffIds),
     size: manifestBytes.length + manifest.config.size + layers.reduce((sum, layer) => sum + layer.size, 0),
   };
+}
+
+/**
+ * Layers read at once: a layer's gunzip and file reads run on the thread pool, so the next layer's can
+ * go on while this thread parses and hashes one (the manifest PUT of a push waits on this, with the
+ * client idle). A digest listed twice is computed once.
+ */
+const PARALLEL_LAYERS = 4;
+
+function layerDiffIds(layers: readonly Descriptor[], compute: (layer: Descriptor) => Promise<string>, cache?: ReadonlyMap<string, string>): Promise<string>[] {
+  const byDigest = new Map<string, Promise<string>>();
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const limited = async (layer: Descriptor) => {
+    if (running >= PARALLEL_LAYERS) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await compute(layer);
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+  return layers.map((layer) => {
+    const cached = cache?.get(layer.digest);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let diffId = byDigest.get(layer.digest);
+    if (!diffId) {
+      diffId = limited(layer);
+      diffId.catch(() => undefined); // answered in manifest order by the caller; a later failure is not unhandled
+      byDigest.set(layer.digest, diffId);
+    }
+    return diffId;
+  });
 }
 
 /** BLOB_UNKNOWN if absent, SIZE_MISMATCH if its size is not the descriptor's. */

@@ -44,25 +44,28 @@ export function isExpectedVersion(value: unknown): value is ExpectedVersion {
 const REQUIRED_STRINGS = ['eventId', 'type', 'actor', 'correlationId', 'nodeId'] as const;
 
 /** Checks one event; pushes its data's JSON text onto `json`. */
+function bad(i: number, what: string): InvalidAppendError {
+  return new InvalidAppendError(`event ${i}: ${what}`);
+}
+
 function checkEvent(e: Partial<ProposedEvent> | null, i: number, json: string[]): ProposedEvent {
-  const bad = (what: string) => new InvalidAppendError(`event ${i}: ${what}`);
-  if (typeof e !== 'object' || e === null) throw bad('is not an object');
+  if (typeof e !== 'object' || e === null) throw bad(i, 'is not an object');
   for (const field of REQUIRED_STRINGS) {
-    if (typeof e[field] !== 'string' || e[field].length === 0) throw bad(`${field} must be a non-empty string`);
+    if (typeof e[field] !== 'string' || e[field].length === 0) throw bad(i, `${field} must be a non-empty string`);
   }
-  if (!Number.isSafeInteger(e.schemaVersion) || (e.schemaVersion as number) < 1) throw bad('schemaVersion must be an integer >= 1');
+  if (!Number.isSafeInteger(e.schemaVersion) || (e.schemaVersion as number) < 1) throw bad(i, 'schemaVersion must be an integer >= 1');
   if (e.causationId !== null && (typeof e.causationId !== 'string' || e.causationId.length === 0)) {
-    throw bad('causationId must be null or a non-empty string');
+    throw bad(i, 'causationId must be null or a non-empty string');
   }
   const time = typeof e.occurredAt === 'string' ? new Date(e.occurredAt) : new Date(NaN);
-  if (Number.isNaN(time.getTime())) throw bad(`occurredAt is not a time: ${String(e.occurredAt)}`);
+  if (Number.isNaN(time.getTime())) throw bad(i, `occurredAt is not a time: ${String(e.occurredAt)}`);
   let text: string | undefined;
   try {
     text = JSON.stringify(e.data);
   } catch (error) {
-    throw bad(`data is not JSON-serialisable (${(error as Error).message})`);
+    throw bad(i, `data is not JSON-serialisable (${(error as Error).message})`);
   }
-  if (text === undefined) throw bad('data is missing');
+  if (text === undefined) throw bad(i, 'data is missing');
   json.push(text);
   return {
     eventId: e.eventId as string,

@@ -45,7 +45,7 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
   ) {
     this.context = {
       store,
-      readState: async (streamId, decider) => (await this.readState(streamId, decider)).state as never,
+      readState: (streamId, decider) => this.readState(streamId, decider) as Promise<never>,
       resolveImage: (ref) => images.resolve(ref),
       hasBlob: (digest) => content.has(digest),
       containersUsingImage: async (digest) => {
@@ -78,7 +78,7 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
     let fromCache = true;
     for (let attempt = 1; ; ) {
       const cached = fromCache ? this.states.get(streamId, decider) : undefined;
-      const loaded: LoadedState = cached ? { ...cached, position: 0 } : await this.load(streamId, decider);
+      const loaded: LoadedState = cached ? { version: cached.version, state: cached.state, position: 0 } : await this.load(streamId, decider);
       let decided: ReturnType<typeof decider.decide>;
       try {
         decided = decider.decide(command, loaded.state);
@@ -141,7 +141,8 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
    */
   private async load(streamId: string, decider: CommandSpec['decider']): Promise<LoadedState> {
     const history = await this.store.readStream(streamId);
-    return { ...this.states.record(streamId, decider, undefined, history), position: history.at(-1)?.position ?? 0 };
+    const { version, state } = this.states.record(streamId, decider, undefined, history);
+    return { version, state, position: history.length > 0 ? history[history.length - 1].position : 0 };
   }
 
   /**
@@ -149,11 +150,11 @@ export class ExecuteCommandHandler implements ICommandHandler<ExecuteCommand, Co
    * appended to that stream, so no expected version would catch a stale state; the events after the
    * cached version are read (usually none: an index lookup) and folded in.
    */
-  private async readState(streamId: string, decider: CommandSpec['decider']): Promise<FoldedState> {
+  private async readState(streamId: string, decider: CommandSpec['decider']): Promise<unknown> {
     const cached = this.states.get(streamId, decider);
-    if (!cached) return this.load(streamId, decider);
+    if (!cached) return (await this.load(streamId, decider)).state;
     const newer = await this.store.readStream(streamId, { afterVersion: cached.version });
-    return newer.length === 0 ? cached : this.states.record(streamId, decider, cached, newer);
+    return newer.length === 0 ? cached.state : this.states.record(streamId, decider, cached, newer).state;
   }
 
   /** A command that failed before its append: if its commandId was already appended, its first result; else the error. */

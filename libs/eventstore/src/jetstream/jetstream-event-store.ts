@@ -136,6 +136,10 @@ export class JetStreamEventStore implements EventStore {
    * drops the entry and reads the tip from the leader (docs/DECISIONS.md, "JetStream appends").
    */
   private readonly tips = new Map<string, StreamTip>();
+  /** Appends between their call and their end (a publish is batched only when others are under way). */
+  private appending = 0;
+  /** Publishes waiting for the next turn of the event loop, sent together (see send()). */
+  private outbox: Array<() => void> = [];
   /** Command index entries sent but not yet acknowledged: commandId → the message (its seq and body). */
   private readonly pendingIndex = new Map<string, { seq: number; body: string }>();
   /**
@@ -305,12 +309,16 @@ export class JetStreamEventStore implements EventStore {
     const turn = { wait: previousSend, release: releaseTurn };
 
     const before = this.streamTails.get(streamId) ?? Promise.resolve();
+    this.appending++;
     const op = before
       .then(() => this.appendNow(streamId, expected, checked, options.commandId, options.fresh === true, turn))
       .catch((error: unknown) => {
         throw asUnavailable(error);
       })
-      .finally(turn.release);
+      .finally(() => {
+        this.appending--;
+        turn.release();
+      });
     const tail = op.then(
       () => undefined,
       () => undefined,
@@ -368,11 +376,13 @@ export class JetStreamEventStore implements EventStore {
       await turn.wait;
       // js.publish writes the message synchronously (before its first await): releasing the turn right
       // after keeps messages on this connection, and so sequences, in the order appends were made.
-      const acked = this.js.publish(subject, json, {
-        headers: h,
-        msgID: commandId,
-        expect: { lastSubjectSequence: tip.seq },
-      });
+      const acked = this.send(() =>
+        this.js.publish(subject, json, {
+          headers: h,
+          msgID: commandId,
+          expect: { lastSubjectSequence: tip.seq },
+        }),
+      );
       turn.release();
       let ack: PubAck;
       try {
@@ -406,6 +416,27 @@ export class JetStreamEventStore implements EventStore {
       else this.indexInBackground(commandId, ack.seq, json);
       return this.resultOf(this.envelopes(JSON.parse(json) as AppendBody, ack.seq), false);
     }
+  }
+
+  /**
+   * Sends a publish now when this is the only append under way; otherwise on the next turn of the event
+   * loop, together with every publish that became ready in this one. The NATS client flushes its
+   * outbound buffer on a microtask, and appends whose turns come one after another each reach it after
+   * the previous flush: one socket write per message, ~20% of the CPU of 64 concurrent writers. Sent
+   * together, they share one write. Order is kept: nothing is sent at once while the outbox holds any.
+   */
+  private send(publish: () => Promise<PubAck>): Promise<PubAck> {
+    if (this.appending <= 1 && this.outbox.length === 0) return publish();
+    return new Promise<PubAck>((resolve, reject) => {
+      this.outbox.push(() => publish().then(resolve, reject));
+      if (this.outbox.length === 1) setImmediate(() => this.sendOutbox());
+    });
+  }
+
+  private sendOutbox(): void {
+    const ready = this.outbox;
+    this.outbox = [];
+    for (const publish of ready) publish();
   }
 
   private rememberTip(subject: string, tip: StreamTip): void {

@@ -151,4 +151,24 @@ describe('JetStreamEventStore fast paths', () => {
       await at.destroy();
     }
   });
+
+  it('appends made together are sent together, and their positions follow the order they were made', async () => {
+    const at = await isolated();
+    const store = await JetStreamEventStore.open(at);
+    try {
+      // Rounds of 64 appends on distinct streams made in one tick: all but the first wait in the outbox
+      // for one send; a second round starts while the first is still being acknowledged.
+      const rounds = [0, 1, 2].map((round) =>
+        Promise.all(Array.from({ length: 64 }, (_, i) => store.append(`s-${i}`, 'any', [anEvent()], { commandId: `r${round}-${i}`, fresh: true }))),
+      );
+      const positions = (await Promise.all(rounds)).flat().map((r) => r.position);
+      expect(positions).toEqual([...positions].sort((a, b) => a - b));
+      expect(new Set(positions).size).toBe(192);
+      const versions = (await store.readStream('s-7')).map((e) => e.version);
+      expect(versions).toEqual([1, 2, 3]);
+    } finally {
+      await store.close();
+      await at.destroy();
+    }
+  });
 });

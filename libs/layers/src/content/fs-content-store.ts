@@ -81,21 +81,9 @@ export class FsContentStore implements ContentStore {
         checkRunningSize(counter.bytes, options);
       }
       const digest = checkFinal(counter, options);
-      options.lease?.add(digest);
-      const { hex } = parseDigest(digest);
-      await this.settled(hex);
-      const final = join(this.blobsDir, hex);
-      if (await this.has(digest)) {
-        const now = new Date();
-        await utimes(final, now, now).catch(() => undefined);
-        await unlink(path).catch(() => undefined);
-        return { digest, size: counter.bytes };
-      }
-      // Moved, not copied: the bytes reach the disk once (fsync), and the rename is made durable as in ingest().
-      await handle.sync();
-      await handle.chmod(0o444);
       try {
-        await rename(path, final);
+        // Moved, not copied: the bytes reach the disk once.
+        if ((await this.place(digest, handle, path, options)) === 'present') await unlink(path).catch(() => undefined);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
         // Another filesystem: copied through ingest (which hashes again: it does not take our word).
@@ -103,7 +91,6 @@ export class FsContentStore implements ContentStore {
         await unlink(path).catch(() => undefined);
         return info;
       }
-      await syncDir(this.blobsDir);
       return { digest, size: counter.bytes };
     } finally {
       await handle.close().catch(() => undefined);
@@ -230,7 +217,7 @@ export class FsContentStore implements ContentStore {
 
   private async ingest(source: AsyncIterable<Uint8Array>, options: PutOptions): Promise<BlobInfo> {
     const temp = join(this.ingestDir, `${randomUUID()}.tmp`);
-    let handle: FileHandle | undefined = await open(temp, 'wx', 0o444);
+    const handle = await open(temp, 'wx', 0o444);
     let placed = false;
     try {
       const counter = new DigestCounter();
@@ -243,27 +230,35 @@ export class FsContentStore implements ContentStore {
       }
       await writer.flush();
       const digest = checkFinal(counter, options);
-      options.lease?.add(digest);
-      const { hex } = parseDigest(digest);
-      await this.settled(hex);
-      const final = join(this.blobsDir, hex);
-      if (await this.has(digest)) {
-        // Someone stored it meanwhile (a concurrent put of the same blob): theirs is as good as ours.
-        const now = new Date();
-        await utimes(final, now, now).catch(() => undefined);
-      } else {
-        await handle.sync();
-        await handle.close();
-        handle = undefined;
-        await rename(temp, final);
-        placed = true;
-        await syncDir(this.blobsDir); // the rename itself must survive a crash once an event names the blob
-      }
+      placed = (await this.place(digest, handle, temp, options)) === 'placed';
       return { digest, size: counter.bytes };
     } finally {
-      await handle?.close().catch(() => undefined);
+      await handle.close().catch(() => undefined);
       if (!placed) await unlink(temp).catch(() => undefined);
     }
+  }
+
+  /**
+   * The end of every put, once the bytes are verified: the blob is held by the caller's lease, then
+   * either the store has it already (a concurrent put of the same blob: theirs is as good as ours; its
+   * mtime is refreshed for prune's grace period) or `file` (open as `handle`) is fsynced, made read-only
+   * and renamed into place, and the rename made durable (it must survive a crash once an event names it).
+   */
+  private async place(digest: string, handle: FileHandle, file: string, options: PutOptions): Promise<'placed' | 'present'> {
+    options.lease?.add(digest);
+    const { hex } = parseDigest(digest);
+    await this.settled(hex);
+    const final = join(this.blobsDir, hex);
+    if (await this.has(digest)) {
+      const now = new Date();
+      await utimes(final, now, now).catch(() => undefined);
+      return 'present';
+    }
+    await handle.sync();
+    await handle.chmod(0o444);
+    await rename(file, final);
+    await syncDir(this.blobsDir);
+    return 'placed';
   }
 }
 

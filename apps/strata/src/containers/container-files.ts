@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { CONTENT_STORE, SNAPSHOTTER } from '../images/layer-tokens.js';
 import { snapshotKeyOf } from './container-rootfs.js';
 
+/** Files described (read, hashed, stored) at once: enough to keep the thread pool's 4 threads busy with reads and fsyncs. */
+const DESCRIBE_CONCURRENCY = 8;
+
 /**
  * The writable layer as history: what changed relative to the image (`docker diff`), and what changed
  * since the log last recorded it. File contents go to the content store; events carry only digests.
@@ -25,23 +28,32 @@ export class ContainerFiles {
     return this.snapshots.snapshotter.changes(snapshotKeyOf(containerId));
   }
 
-  /** The current state of each changed path, contents stored. */
+  /**
+   * The current state of each changed path, contents stored: several files at once (each put waits on
+   * its fsyncs; the store shares a directory fsync between puts running together), in `changes`' order.
+   */
   async describe(containerId: string, changes: Change[]): Promise<FileChange[]> {
     const { dir } = await this.snapshots.snapshotter.writable(snapshotKeyOf(containerId));
-    const out: FileChange[] = [];
-    for (const change of changes) {
-      if (change.kind === 'D') {
-        out.push({ path: change.path, kind: 'D', type: change.type ?? null, size: null, digest: null, mode: null });
-        continue;
+    const described: Array<FileChange | undefined> = new Array(changes.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < changes.length) {
+        const i = next++;
+        described[i] = await this.describeOne(dir, changes[i]);
       }
-      const full = join(dir, change.path);
-      const stats = await lstat(full).catch(() => undefined);
-      if (!stats) continue; // changed again while we looked: the next recording sees it
-      const file = stats.isFile();
-      const digest = file ? (await this.content.put(createReadStream(full))).digest : null;
-      out.push({ path: change.path, kind: change.kind, type: change.type ?? (file ? 'file' : null), size: file ? stats.size : null, digest, mode: stats.mode & 0o7777 });
-    }
-    return out;
+    };
+    await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, changes.length) }, worker));
+    return described.filter((c): c is FileChange => c !== undefined);
+  }
+
+  private async describeOne(dir: string, change: Change): Promise<FileChange | undefined> {
+    if (change.kind === 'D') return { path: change.path, kind: 'D', type: change.type ?? null, size: null, digest: null, mode: null };
+    const full = join(dir, change.path);
+    const stats = await lstat(full).catch(() => undefined);
+    if (!stats) return undefined; // changed again while we looked: the next recording sees it
+    const file = stats.isFile();
+    const digest = file ? (await this.content.put(createReadStream(full))).digest : null;
+    return { path: change.path, kind: change.kind, type: change.type ?? (file ? 'file' : null), size: file ? stats.size : null, digest, mode: stats.mode & 0o7777 };
   }
 
   /** What changed since the log's last record: new or different paths, and recorded paths now gone. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { layerInvalid, layerNotFound } from '../errors.js';
 import { DigestCounter, isDigest, parseDigest } from './digest.js';
+import { GroupSync } from './group-sync.js';
 import type { BlobInfo, ContentStore, PutOptions } from './port.js';
 
 /** JSON documents (manifests, configs, indexes) are small; anything bigger read whole is a mistake or an attack. */
@@ -26,12 +27,15 @@ const isNotFound = (error: unknown) => (error as NodeJS.ErrnoException)?.code ==
 export class FsContentStore implements ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
+  /** Renames into blobs/ made durable together: puts running at once share a directory fsync. */
+  private readonly blobsDirSync: GroupSync;
   /** hex → the unlink in flight, so a put of the same blob waits for it instead of trusting a file about to vanish. */
   private readonly deleting = new Map<string, Promise<boolean>>();
 
   private constructor(readonly root: string) {
     this.blobsDir = join(root, 'blobs', 'sha256');
     this.ingestDir = join(root, 'ingest');
+    this.blobsDirSync = new GroupSync(() => syncDir(this.blobsDir));
   }
 
   /** Opens (creating if needed) the store under `root`, removing temp files a crash left behind. */
@@ -257,7 +261,7 @@ export class FsContentStore implements ContentStore {
     await handle.sync();
     await handle.chmod(0o444);
     await rename(file, final);
-    await syncDir(this.blobsDir);
+    await this.blobsDirSync.sync();
     return 'placed';
   }
 }

@@ -4,6 +4,7 @@ import {
   assertContainerName,
   assertTransition,
   conflict,
+  DomainError,
   invalid,
   mergeRunConfig,
   parseRestartPolicy,
@@ -23,7 +24,7 @@ import { ContainerFiles } from './container-files.js';
 import { ContainerProcesses } from './container-processes.js';
 import { ContainerResolver } from './container-resolver.js';
 import { ContainerRootfs, snapshotKeyOf } from './container-rootfs.js';
-import { randomContainerName } from './names-generator.js';
+import { containerNameFor, NAME_CANDIDATES } from './names-generator.js';
 import { RUNTIME } from './runtime-token.js';
 import { sweepStrandedContainers, type StrandedAction } from './stranded-containers.js';
 import { resolveUser } from './user-lookup.js';
@@ -94,7 +95,9 @@ export class ContainersService implements OnApplicationBootstrap {
 
   private async createNow(id: string, request: CreateContainerRequest, meta: CommandMeta): Promise<ContainerReply> {
     const image = await this.images.resolve(request.image);
-    const name = assertContainerName(request.name ?? randomContainerName());
+    const named = request.name !== undefined;
+    let candidate = 0;
+    let name = named ? assertContainerName(request.name!) : containerNameFor(id);
     const restartPolicy = parseRestartPolicy(request.restart);
     const config = mergeRunConfig(
       image.config,
@@ -109,8 +112,17 @@ export class ContainersService implements OnApplicationBootstrap {
     let attempt = 0;
     let reserved: CommandReply;
     for (;;) {
-      reserved = await this.steps.run(meta, attemptStep('reserve-name', attempt), 'ReserveContainerName', { name, containerId: id });
-      if (!reserved.duplicate || !(await this.steps.done(meta, attemptStep('release-name', attempt)))) break;
+      try {
+        reserved = await this.steps.run(meta, nameStep('reserve-name', candidate, attempt), 'ReserveContainerName', { name, containerId: id });
+      } catch (error) {
+        // An unnamed create whose drawn name another container holds draws the next one (the same sequence on every run).
+        if (named || !(error instanceof DomainError) || error.code !== 'CONTAINER_NAME_IN_USE' || candidate + 1 >= NAME_CANDIDATES) throw error;
+        candidate++;
+        name = containerNameFor(id, candidate);
+        attempt = 0;
+        continue;
+      }
+      if (!reserved.duplicate || !(await this.steps.done(meta, nameStep('release-name', candidate, attempt)))) break;
       attempt++;
     }
     const commands: CommandReply[] = [reserved];
@@ -145,7 +157,7 @@ export class ContainersService implements OnApplicationBootstrap {
       }
       // Nothing half-made stays behind: the writable layer and the name go again.
       await snapshotter.remove(snapshotKeyOf(id)).catch(() => undefined);
-      await this.steps.run(meta, attemptStep('release-name', attempt), 'ReleaseContainerName', { name, containerId: id }).catch(() => undefined);
+      await this.steps.run(meta, nameStep('release-name', candidate, attempt), 'ReleaseContainerName', { name, containerId: id }).catch(() => undefined);
       throw error;
     }
     return this.answer(id, commands);
@@ -387,6 +399,8 @@ export const containerIdFor = (commandId: string) => createHash('sha256').update
 
 /** The first run's step id, then `<step>-2`, `-3`… for the runs after a failed one. */
 const attemptStep = (step: string, attempt: number) => (attempt === 0 ? step : `${step}-${attempt + 1}`);
+/** The name steps of candidate `candidate` (0: the steps as they always were, so earlier logs still answer). */
+const nameStep = (step: string, candidate: number, attempt: number) => attemptStep(candidate === 0 ? step : `${step}.${candidate}`, attempt);
 
 /** "TERM", "SIGTERM", "15" → "SIGTERM", as docker kill -s takes them. */
 export function normalizeSignal(signal: string): string {

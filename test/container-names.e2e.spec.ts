@@ -1,12 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerReply } from '@strata/api';
 import { containerIdFor } from '../apps/strata/src/containers/containers.service.js';
 import { containerNameFor } from '../apps/strata/src/containers/names-generator.js';
 import { ADMIN_TOKEN, startTestNode, type TestNode } from './support/test-node.js';
-import { tarOf } from './support/trees.js';
+import { importImage } from './support/images.js';
 
 /**
  * A container created without a name gets one drawn from its id, which is derived from the create's
@@ -16,24 +13,14 @@ import { tarOf } from './support/trees.js';
  */
 describe('names of containers created without one', () => {
   let t: TestNode;
-  let work: string;
   const create = (body: Record<string, unknown>, key: string) => t.json<ContainerReply>('POST', '/containers', body, { 'idempotency-key': key });
 
   beforeAll(async () => {
     t = await startTestNode();
-    work = mkdtempSync(join(tmpdir(), 'strata-names-'));
-    mkdirSync(join(work, 'bin'));
-    writeFileSync(join(work, 'bin', 'true'), 'not run here\n');
-    const r = await fetch(`${t.url}/images/import?tag=one:latest`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/x-tar' },
-      body: tarOf(work),
-    });
-    expect(r.status).toBe(201);
+    await importImage(t.url, ADMIN_TOKEN, 'names', 'one:latest');
   });
   afterAll(async () => {
     await t?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('draws the name from the create, so a retry gets the same container and name', async () => {

@@ -8,3 +8,4 @@ export * from './tar/index.js';
 export * from './union/index.js';
 export * from './snapshot/index.js';
 export * from './unpack.js';
+export { mapLimit } from './map-limit.js';

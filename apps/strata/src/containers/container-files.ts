@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { containerStreamId, type ContainerEvent, type FileChange } from '@strata/domain';
 import { EVENT_STORE, type EventStore } from '@strata/eventstore';
-import type { Change, ContentStore, OpenedSnapshotter } from '@strata/layers';
+import { mapLimit, type Change, type ContentStore, type OpenedSnapshotter } from '@strata/layers';
 import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,14 +35,9 @@ export class ContainerFiles {
   async describe(containerId: string, changes: Change[]): Promise<FileChange[]> {
     const { dir } = await this.snapshots.snapshotter.writable(snapshotKeyOf(containerId));
     const described: Array<FileChange | undefined> = new Array(changes.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < changes.length) {
-        const i = next++;
-        described[i] = await this.describeOne(dir, changes[i]);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, changes.length) }, worker));
+    await mapLimit([...changes.keys()], DESCRIBE_CONCURRENCY, async (i) => {
+      described[i] = await this.describeOne(dir, changes[i]);
+    });
     return described.filter((c): c is FileChange => c !== undefined);
   }
 

@@ -2,6 +2,7 @@ import { DEFAULT_READ_BYTES_LIMIT } from '../content/fs-content-store.js';
 import { parseDigest } from '../content/digest.js';
 import type { ContentStore } from '../content/port.js';
 import { LayerError, layerInvalid, layerNotFound } from '../errors.js';
+import { mapLimit } from '../map-limit.js';
 import { chainIds } from './chain-id.js';
 import { layerDiffId, type LayerDiffIdOptions } from './layer-diff-id.js';
 import { isLayerMediaType } from './media-types.js';
@@ -36,7 +37,8 @@ export interface ResolveImageOptions extends LayerDiffIdOptions {
   /**
    * Computes a layer's diffID in place of `layerDiffId` (which reads and hashes the layer): a caller
    * that reads every layer anyway (the hardened tar reader's checks) passes its own, so each layer is
-   * read once. Called after the layer's presence and size were checked, in manifest order.
+   * read once. Called after every layer's presence and size were checked, for up to PARALLEL_LAYERS
+   * layers at once, once per digest.
    */
   diffIdOf?: (layer: Descriptor) => Promise<string>;
 }
@@ -72,9 +74,11 @@ export async function resolveImage(store: ContentStore, manifestDigest: string, 
     });
   }
   const layers: ResolvedLayer[] = [];
-  const computing = layerDiffIds(manifest.layers, (layer) => (options.diffIdOf ? options.diffIdOf(layer) : layerDiffId(store, layer, options)), options.diffIdCache);
+  const computed = await layerDiffIds(manifest.layers, (layer) => (options.diffIdOf ? options.diffIdOf(layer) : layerDiffId(store, layer, options)), options.diffIdCache);
   for (const [i, layer] of manifest.layers.entries()) {
-    const diffId = await computing[i]; // the first failure in manifest order is the answer
+    const outcome = computed.get(layer.digest)!;
+    if ('error' in outcome) throw outcome.error; // the first failure in manifest order is the answer
+    const { diffId } = outcome;
     options.diffIdCache?.set(layer.digest, diffId);
     if (diffId !== diffIds[i]) {
       throw layerInvalid('DIFF_ID_MISMATCH', `layer ${i} (${layer.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`, {
@@ -104,31 +108,26 @@ export async function resolveImage(store: ContentStore, manifestDigest: string, 
  */
 const PARALLEL_LAYERS = 4;
 
-function layerDiffIds(layers: readonly Descriptor[], compute: (layer: Descriptor) => Promise<string>, cache?: ReadonlyMap<string, string>): Promise<string>[] {
-  const byDigest = new Map<string, Promise<string>>();
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  const limited = async (layer: Descriptor) => {
-    if (running >= PARALLEL_LAYERS) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await compute(layer);
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-  return layers.map((layer) => {
+async function layerDiffIds(
+  layers: readonly Descriptor[],
+  compute: (layer: Descriptor) => Promise<string>,
+  cache?: ReadonlyMap<string, string>,
+): Promise<Map<string, { diffId: string } | { error: unknown }>> {
+  const outcomes = new Map<string, { diffId: string } | { error: unknown }>();
+  const wanted = new Map<string, Descriptor>(); // once per digest
+  for (const layer of layers) {
     const cached = cache?.get(layer.digest);
-    if (cached !== undefined) return Promise.resolve(cached);
-    let diffId = byDigest.get(layer.digest);
-    if (!diffId) {
-      diffId = limited(layer);
-      diffId.catch(() => undefined); // answered in manifest order by the caller; a later failure is not unhandled
-      byDigest.set(layer.digest, diffId);
+    if (cached !== undefined) outcomes.set(layer.digest, { diffId: cached });
+    else wanted.set(layer.digest, layer);
+  }
+  await mapLimit([...wanted.values()], PARALLEL_LAYERS, async (layer) => {
+    try {
+      outcomes.set(layer.digest, { diffId: await compute(layer) });
+    } catch (error) {
+      outcomes.set(layer.digest, { error }); // every layer is computed; the caller answers in manifest order
     }
-    return diffId;
   });
+  return outcomes;
 }
 
 /** BLOB_UNKNOWN if absent, SIZE_MISMATCH if its size is not the descriptor's. */

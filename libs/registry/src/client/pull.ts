@@ -4,6 +4,7 @@ import {
   isIndexMediaType,
   isLayerMediaType,
   LayerError,
+  mapLimit,
   parseIndex,
   parseManifest,
   type ContentLease,
@@ -14,7 +15,7 @@ import {
 import { RegistryClientError } from './errors.js';
 import { choosePlatformManifest } from './platform.js';
 import { networkReason, type RegistryClient } from './registry-client.js';
-import { mapLimit, sleep, type BlobProgress } from './progress.js';
+import { sleep, type BlobProgress } from './progress.js';
 
 export interface PullImageOptions {
   store: ContentStore;

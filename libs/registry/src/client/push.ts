@@ -1,6 +1,6 @@
-import { parseManifest, MediaTypes, type ContentStore, type Descriptor } from '@strata/layers';
+import { mapLimit, parseManifest, MediaTypes, type ContentStore, type Descriptor } from '@strata/layers';
 import { RegistryClientError } from './errors.js';
-import { mapLimit, type BlobProgress } from './progress.js';
+import type { BlobProgress } from './progress.js';
 import type { RegistryClient } from './registry-client.js';
 
 export interface PushImageOptions {

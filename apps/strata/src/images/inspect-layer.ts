@@ -61,13 +61,13 @@ export async function resolveInspectedImage(
   });
 }
 
-async function inspectStream(source: Readable, options: InspectOptions, blobDigest?: Promise<string>): Promise<InspectedLayer> {
-  // Given the blob's digest (the content store hashes what it stores), the reader hashes only a gzip layer's tar.
-  const reading = readLayer(source, { ...options, hash: blobDigest ? 'tar' : 'both' });
+/** `blobDigest`: the blob's digest as the content store has it (it hashes what it stores): the reader hashes only a gzip layer's tar. */
+async function inspectStream(source: Readable, options: InspectOptions, blobDigest: Promise<string>): Promise<InspectedLayer> {
+  const reading = readLayer(source, { ...options, hash: 'tar' });
   for await (const _entry of reading) {
     // bodies left unread are skipped; the checks run on the headers
   }
-  const digests = reading.result(blobDigest && (await blobDigest));
+  const digests = reading.result(await blobDigest);
   return { ...digests, mediaType: digests.gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer };
 }
 

@@ -6,7 +6,7 @@ import type { LayerDigests, LayerHashing } from './layer-entry.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-/** Counts bytes, and hashes them once asked to (whether is known only after the first bytes: gzip or not). */
+/** Counts bytes, and hashes them once given a hash (whether to is known only after the first bytes: gzip or not). */
 class Counter {
   hash: Hash | undefined;
   bytes = 0;
@@ -25,9 +25,9 @@ class Counter {
  * a plain layer's blob and tar are the same bytes, hashed once.
  */
 export class LayerInput {
-  /** The blob's length; its hash (a gzip layer's, when asked for) is taken in chunks(). */
-  private givenBytes = 0;
-  private givenHash: Hash | undefined;
+  /** The blob as given; hashed only when it is not the tar itself (gzip) and its digest is asked for. */
+  private readonly given = new Counter();
+  /** The uncompressed tar (for a plain layer, the same bytes as `given`). */
   private readonly tar = new Counter();
   private gzip = false;
   private sourceError: unknown;
@@ -53,15 +53,15 @@ export class LayerInput {
     this.gzip = GZIP_MAGIC.every((byte, i) => start[i] === byte);
     // A plain layer's tar is the blob: one hash (the tar side's) serves for both, or none when the caller has the blob's.
     if (this.hashing === 'both' || (this.hashing === 'tar' && this.gzip)) this.tar.hash = createHash('sha256');
-    // (rawChunks only counts the blob's bytes: whether to hash them is known from here on.)
-    const given = this.gzip && this.hashing === 'both' ? (this.givenHash = createHash('sha256')) : undefined;
+    if (this.gzip && this.hashing === 'both') this.given.hash = createHash('sha256');
+    const given = this.given;
     async function* replay() {
       if (start.length > 0) {
-        given?.update(start);
+        given.add(start);
         yield start;
       }
       for await (const chunk of raw) {
-        given?.update(chunk);
+        given.add(chunk);
         yield chunk;
       }
     }
@@ -92,12 +92,12 @@ export class LayerInput {
       if (blobDigest === undefined) throw new Error('readLayer: hash "tar" needs the blob digest the caller computed');
       digest = blobDigest;
     } else {
-      digest = this.gzip ? `sha256:${this.givenHash!.copy().digest('hex')}` : this.tar.digest();
+      digest = this.gzip ? this.given.digest() : this.tar.digest();
     }
     return {
       diffId: this.gzip ? this.tar.digest() : digest,
       digest,
-      size: this.givenBytes,
+      size: this.given.bytes,
       uncompressedSize: this.tar.bytes,
       gzip: this.gzip,
     };
@@ -116,9 +116,7 @@ export class LayerInput {
   private async *rawChunks(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of this.source) {
-        const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-        this.givenBytes += buffer.length;
-        yield buffer;
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
       }
     } catch (error) {
       this.sourceError = error;

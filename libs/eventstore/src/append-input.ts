@@ -43,11 +43,11 @@ export function isExpectedVersion(value: unknown): value is ExpectedVersion {
 
 const REQUIRED_STRINGS = ['eventId', 'type', 'actor', 'correlationId', 'nodeId'] as const;
 
-/** Checks one event; pushes its data's JSON text onto `json`. */
 function bad(i: number, what: string): InvalidAppendError {
   return new InvalidAppendError(`event ${i}: ${what}`);
 }
 
+/** Checks one event; pushes its data's JSON text onto `json`. */
 function checkEvent(e: Partial<ProposedEvent> | null, i: number, json: string[]): ProposedEvent {
   if (typeof e !== 'object' || e === null) throw bad(i, 'is not an object');
   for (const field of REQUIRED_STRINGS) {

@@ -103,6 +103,13 @@ const TIP_CACHE_SIZE = 10_000;
 /** Fresh commands remembered for in-process retries (a body each: ~10 MB at 1 KiB). */
 const FRESH_REMEMBERED = 10_000;
 
+/** Sets `key` as the newest entry of `map`, forgetting the oldest past `max`. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
+}
+
 /**
  * The event log on NATS JetStream. One message per append on `<root>.events.<category>.<id>`, its
  * events in a JSON body and their types, ids and versions in headers (consumers filter without parsing).
@@ -440,14 +447,11 @@ export class JetStreamEventStore implements EventStore {
   }
 
   private rememberTip(subject: string, tip: StreamTip): void {
-    this.tips.delete(subject);
-    this.tips.set(subject, tip);
-    if (this.tips.size > TIP_CACHE_SIZE) this.tips.delete(this.tips.keys().next().value!);
+    remember(this.tips, subject, tip, TIP_CACHE_SIZE);
   }
 
   private rememberFresh(commandId: string, entry: { seq: number; body: string }): void {
-    this.freshCommands.set(commandId, entry);
-    if (this.freshCommands.size > FRESH_REMEMBERED) this.freshCommands.delete(this.freshCommands.keys().next().value!);
+    remember(this.freshCommands, commandId, entry, FRESH_REMEMBERED);
   }
 
   /**
